@@ -1,0 +1,1 @@
+"""The records core: everything that turns a capture into verified, versioned, logged archive state."""

@@ -1,0 +1,270 @@
+"""`sunshine.toml`, parsed once into frozen dataclasses and passed down.
+
+Nothing deeper in the code reads the file or the environment: the CLI calls `load_config` and hands
+the result on. Relative paths are resolved against the config file's folder, so an archive folder
+(as `sunshine demo --data DIR` writes it) can be moved as a whole. Secrets never live in the file:
+sources name an environment variable (`token_env`), S3 keys come from the usual AWS variables.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from archiver.errors import ConfigError
+
+PLATFORMS = ("bluesky", "mastodon", "facebook", "instagram", "youtube", "x", "rss", "web")
+STORAGE_BACKENDS = ("local", "s3")
+SEARCH_BACKENDS = ("sqlite", "elasticsearch")
+DEFAULT_CONFIG = "sunshine.toml"
+
+
+@dataclass(frozen=True)
+class RetentionRule:
+    """Retention in days for one platform and/or record kind (None matches any)."""
+
+    days: int
+    platform: str | None = None
+    kind: str | None = None
+
+
+@dataclass(frozen=True)
+class StorageConfig:
+    backend: str = "local"
+    path: Path = Path("store")
+    bucket: str | None = None
+    endpoint_url: str | None = None
+    region: str = "us-east-1"
+    prefix: str = ""
+    object_lock: bool = False
+    retention_days: int = 2555
+    retention_rules: tuple[RetentionRule, ...] = ()
+    spool_path: Path = Path("spool")
+
+
+@dataclass(frozen=True)
+class SearchConfig:
+    backend: str = "sqlite"
+    path: Path = Path("search.sqlite")
+    url: str | None = None
+    index: str = "sunshine"
+
+
+@dataclass(frozen=True)
+class SourceConfig:
+    name: str
+    platform: str
+    account: str
+    token_env: str | None = None
+    base_url: str | None = None
+
+    def token(self) -> str | None:
+        """The access token, read from the environment variable the config names (never the file)."""
+        return os.environ.get(self.token_env) if self.token_env else None
+
+
+@dataclass(frozen=True)
+class Config:
+    path: Path
+    department: str = "Police Department"
+    catalog_path: Path = Path("catalog.sqlite")
+    ledger_key_path: Path = Path("keys/ledger.key")
+    ledger_name: str = "sunshine.example/log"
+    storage: StorageConfig = field(default_factory=StorageConfig)
+    search: SearchConfig = field(default_factory=SearchConfig)
+    sources: tuple[SourceConfig, ...] = ()
+
+    @property
+    def base_dir(self) -> Path:
+        return self.path.parent
+
+
+def default_config_path() -> Path:
+    return Path(os.environ.get("SUNSHINE_CONFIG", DEFAULT_CONFIG))
+
+
+def load_config(path: Path | str | None = None) -> Config:
+    """Read and validate a config file; every problem is a `ConfigError` naming file and key."""
+    path = Path(path) if path is not None else default_config_path()
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise ConfigError(
+            f"{path}: config file not found (pass -c FILE, set SUNSHINE_CONFIG, "
+            f"or create one with `sunshine demo --data DIR`)"
+        ) from None
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read config file: {exc.strerror}") from None
+    try:
+        data = tomllib.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+    return parse_config(data, path.resolve())
+
+
+def parse_config(data: dict[str, Any], path: Path) -> Config:
+    reader = _Reader(path)
+    base = path.parent
+    known = {"department", "storage", "search", "sources", "catalog", "ledger"}
+    reader.no_unknown(data, known, "")
+    department = reader.table(data, "department")
+    reader.no_unknown(department, {"name"}, "department")
+    catalog = reader.table(data, "catalog")
+    reader.no_unknown(catalog, {"path"}, "catalog")
+    ledger = reader.table(data, "ledger")
+    reader.no_unknown(ledger, {"key_path", "name"}, "ledger")
+    key_env = os.environ.get("SUNSHINE_LEDGER_KEY")
+    key_path = Path(key_env) if key_env else reader.path(ledger, "key_path", "ledger", base, "keys/ledger.key")
+    return Config(
+        path=path,
+        department=reader.string(department, "name", "department", "Police Department"),
+        catalog_path=reader.path(catalog, "path", "catalog", base, "catalog.sqlite"),
+        ledger_key_path=key_path,
+        ledger_name=reader.string(ledger, "name", "ledger", "sunshine.example/log"),
+        storage=_storage(reader, reader.table(data, "storage"), base),
+        search=_search(reader, reader.table(data, "search"), base),
+        sources=_sources(reader, data.get("sources", []), base),
+    )
+
+
+def _storage(reader: _Reader, table: dict[str, Any], base: Path) -> StorageConfig:
+    keys = {"backend", "path", "bucket", "endpoint_url", "region", "prefix", "object_lock",
+            "retention_days", "retention", "spool_path"}
+    reader.no_unknown(table, keys, "storage")
+    backend = reader.choice(table, "backend", "storage", STORAGE_BACKENDS, "local")
+    bucket = reader.optional_string(table, "bucket", "storage")
+    if backend == "s3" and not bucket:
+        raise ConfigError(f"{reader.path_name}: [storage] bucket: required when backend = \"s3\"")
+    rules = []
+    for index, rule in enumerate(reader.array(table, "retention", "storage")):
+        where = f"storage.retention[{index}]"
+        if not isinstance(rule, dict):
+            raise ConfigError(f"{reader.path_name}: [{where}]: expected a table with days, platform, kind")
+        reader.no_unknown(rule, {"days", "platform", "kind"}, where)
+        rules.append(RetentionRule(
+            days=reader.positive_int(rule, "days", where, None),
+            platform=reader.optional_choice(rule, "platform", where, PLATFORMS),
+            kind=reader.optional_choice(rule, "kind", where, ("post", "reply", "media")),
+        ))
+    return StorageConfig(
+        backend=backend,
+        path=reader.path(table, "path", "storage", base, "store"),
+        bucket=bucket,
+        endpoint_url=reader.optional_string(table, "endpoint_url", "storage"),
+        region=reader.string(table, "region", "storage", "us-east-1"),
+        prefix=reader.string(table, "prefix", "storage", ""),
+        object_lock=reader.boolean(table, "object_lock", "storage", False),
+        retention_days=reader.positive_int(table, "retention_days", "storage", 2555),
+        retention_rules=tuple(rules),
+        spool_path=reader.path(table, "spool_path", "storage", base, "spool"),
+    )
+
+
+def _search(reader: _Reader, table: dict[str, Any], base: Path) -> SearchConfig:
+    reader.no_unknown(table, {"backend", "path", "url", "index"}, "search")
+    backend = reader.choice(table, "backend", "search", SEARCH_BACKENDS, "sqlite")
+    url = reader.optional_string(table, "url", "search")
+    if backend == "elasticsearch" and not url:
+        raise ConfigError(f"{reader.path_name}: [search] url: required when backend = \"elasticsearch\"")
+    return SearchConfig(
+        backend=backend,
+        path=reader.path(table, "path", "search", base, "search.sqlite"),
+        url=url,
+        index=reader.string(table, "index", "search", "sunshine"),
+    )
+
+
+def _sources(reader: _Reader, items: Any, base: Path) -> tuple[SourceConfig, ...]:
+    if not isinstance(items, list):
+        raise ConfigError(f"{reader.path_name}: sources: expected [[sources]] tables")
+    sources: list[SourceConfig] = []
+    for index, item in enumerate(items):
+        where = f"sources[{index}]"
+        if not isinstance(item, dict):
+            raise ConfigError(f"{reader.path_name}: {where}: expected a table")
+        reader.no_unknown(item, {"name", "platform", "account", "token_env", "base_url"}, where)
+        name = reader.string(item, "name", where, None)
+        if any(source.name == name for source in sources):
+            raise ConfigError(f"{reader.path_name}: {where}.name: duplicate source name {name!r}")
+        sources.append(SourceConfig(
+            name=name,
+            platform=reader.choice(item, "platform", where, PLATFORMS, None),
+            account=reader.string(item, "account", where, None),
+            token_env=reader.optional_string(item, "token_env", where),
+            base_url=reader.optional_string(item, "base_url", where),
+        ))
+    return tuple(sources)
+
+
+class _Reader:
+    """Typed access to TOML tables whose errors name the file and the dotted key."""
+
+    def __init__(self, path: Path) -> None:
+        self.path_name = str(path)
+
+    def _fail(self, where: str, key: str, expected: str, value: Any = None) -> ConfigError:
+        dotted = f"{where}.{key}" if where else key
+        got = "" if value is None else f", got {value!r}"
+        return ConfigError(f"{self.path_name}: {dotted}: expected {expected}{got}")
+
+    def no_unknown(self, table: dict[str, Any], known: set[str], where: str) -> None:
+        for key in table:
+            if key not in known:
+                raise self._fail(where, key, f"one of {', '.join(sorted(known))} (unknown key)")
+
+    def table(self, data: dict[str, Any], key: str) -> dict[str, Any]:
+        value = data.get(key, {})
+        if not isinstance(value, dict):
+            raise self._fail("", key, "a table", value)
+        return value
+
+    def array(self, data: dict[str, Any], key: str, where: str) -> list[Any]:
+        value = data.get(key, [])
+        if not isinstance(value, list):
+            raise self._fail(where, key, "an array of tables", value)
+        return value
+
+    def string(self, data: dict[str, Any], key: str, where: str, default: str | None) -> str:
+        if key not in data:
+            if default is None:
+                raise self._fail(where, key, "a string (required)")
+            return default
+        value = data[key]
+        if not isinstance(value, str) or (default is None and not value.strip()):
+            raise self._fail(where, key, "a non-empty string", value)
+        return value
+
+    def optional_string(self, data: dict[str, Any], key: str, where: str) -> str | None:
+        return self.string(data, key, where, None) if key in data else None
+
+    def choice(self, data: dict[str, Any], key: str, where: str, options: tuple[str, ...],
+               default: str | None) -> str:
+        value = self.string(data, key, where, default)
+        if value not in options:
+            raise self._fail(where, key, f"one of {', '.join(options)}", value)
+        return value
+
+    def optional_choice(self, data: dict[str, Any], key: str, where: str,
+                        options: tuple[str, ...]) -> str | None:
+        return self.choice(data, key, where, options, None) if key in data else None
+
+    def boolean(self, data: dict[str, Any], key: str, where: str, default: bool) -> bool:
+        value = data.get(key, default)
+        if not isinstance(value, bool):
+            raise self._fail(where, key, "true or false", value)
+        return value
+
+    def positive_int(self, data: dict[str, Any], key: str, where: str, default: int | None) -> int:
+        if key not in data and default is not None:
+            return default
+        value = data.get(key)
+        if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+            raise self._fail(where, key, "a positive whole number", value)
+        return value
+
+    def path(self, data: dict[str, Any], key: str, where: str, base: Path, default: str) -> Path:
+        value = Path(self.string(data, key, where, default)).expanduser()
+        return value if value.is_absolute() else base / value
