@@ -107,6 +107,7 @@ class Capture:
     tombstones: tuple[Tombstone, ...] = ()
     media: tuple[MediaBlob, ...] = ()
     error: str | None = None  # set when the payload could not be parsed: a failed capture
+    completes_thread: str | None = None  # native id of a thread root whose thread capture this completes
 
 
 @dataclass(frozen=True)
