@@ -1,0 +1,191 @@
+"""The public HTML pages: home, search, record (with thread and versions), raw bytes, captures.
+
+Views stay thin: the read model does the searching (`indexer`), `archive` reads stored bytes,
+`thread` and `textdiff` shape data for the templates, which escape everything they print.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, Response, abort, render_template, request, url_for
+from werkzeug.datastructures import MultiDict
+
+from archiver.errors import SunshineError
+from archiver.model import RecordDoc
+from indexer import FACET_FIELDS, SearchPage, SearchQuery
+from portal import archive
+from portal.backends import STORE_PART, BackendDown, index, store
+from portal.search_args import parse_args
+from portal.security import CAPTURE_CSP
+from portal.textdiff import diff_texts
+from portal.thread import nest
+
+bp = Blueprint("public", __name__)
+
+LATEST_ON_HOME = 10
+HTML_ARGS = ("q", "platform", "account", "kind", "status", "from", "to", "page")
+
+
+@bp.get("/")
+def home() -> str:
+    counts = index().counts()
+    return render_template("home.html", counts=sorted(counts.items()), total=sum(counts.values()),
+                           latest=index().latest(LATEST_ON_HOME))
+
+
+@bp.get("/search")
+def search() -> str:
+    # The HTML page always shows the default page size; per_page is an API parameter.
+    args = MultiDict([(key, value) for key, value in request.args.items(multi=True) if key != "per_page"])
+    query = parse_args(args)
+    page = index().search(query)
+    return render_template("search.html", query=query, page=page, args=_current_args(),
+                           facets=_facet_links(query, page), pages=_pagination(page),
+                           last_page=_last_page(page))
+
+
+@bp.get("/records/<record_id>")
+def record(record_id: str) -> str:
+    doc = _get_record(record_id)
+    thread = index().thread(doc.thread_id) if doc.thread_id else []
+    if not any(item.record_id == doc.record_id for item in thread):
+        thread = [*thread, doc]
+    versions = _version_rows(doc)
+    return render_template("record.html", record=doc, versions=versions, thread=nest(thread),
+                           thread_size=len(thread))
+
+
+@bp.get("/records/<record_id>/raw")
+def raw(record_id: str) -> Response:
+    doc = _get_record(record_id)
+    version = _pick(doc)
+    try:
+        sha256, data = archive.read_raw(store(), version)
+    except archive.NotStored as exc:
+        abort(404, str(exc))
+    etag = f'"{sha256}"'
+    headers = {"ETag": etag, "Cache-Control": "public, max-age=86400",
+               "Content-Disposition": f'inline; filename="{doc.record_id}-v{version.get("version")}.json"'}
+    if request.if_none_match.contains(sha256):
+        return Response(status=304, headers=headers)
+    return Response(data, status=200, headers=headers, content_type="application/json; charset=utf-8")
+
+
+@bp.get("/records/<record_id>/capture")
+def capture(record_id: str) -> Response:
+    doc = _get_record(record_id)
+    version = _pick(doc)
+    wanted = request.args.get("format", "")
+    if wanted not in ("", "warc"):
+        abort(400, f"format must be 'warc' or left out, got {wanted!r}")
+    try:
+        captured = archive.read_capture(store(), version)
+    except archive.NotStored as exc:
+        abort(404, str(exc))
+    except SunshineError as exc:
+        raise BackendDown(STORE_PART, str(exc)) from exc
+    headers = {
+        "X-Sunshine-Warc": f"{captured.warc_key}#{captured.warc_offset}",
+        # Other people's bytes served from our origin: sandboxed, never scripted, never framed.
+        "Content-Security-Policy": CAPTURE_CSP,
+        "Cache-Control": "public, max-age=86400",
+    }
+    if wanted == "warc":
+        name = f"{doc.record_id}-v{version.get('version')}.warc.gz"
+        headers["Content-Disposition"] = f'attachment; filename="{name}"'
+        return Response(captured.warc_member, headers=headers, content_type="application/warc")
+    return Response(captured.body, headers=headers, content_type=captured.content_type)
+
+
+@bp.get("/healthz")
+def healthz() -> Response:
+    down = []
+    for part, backend in (("index", index()), ("store", store())):
+        try:
+            backend.ping()
+        except BackendDown:
+            down.append(part)
+    if down:
+        return Response(f"down: {', '.join(down)}\n", status=503, mimetype="text/plain",
+                        headers={"Cache-Control": "no-store"})
+    return Response("ok\n", status=200, mimetype="text/plain", headers={"Cache-Control": "no-store"})
+
+
+def _get_record(record_id: str) -> RecordDoc:
+    if len(record_id) > 300:
+        abort(404, "There is no record with that id.")
+    doc = index().get(record_id)
+    if doc is None:
+        abort(404, f"There is no record with the id {record_id!r} in this archive.")
+    return doc
+
+
+def _pick(doc: RecordDoc) -> dict[str, Any]:
+    try:
+        return archive.pick_version(doc, request.args.get("version"))
+    except ValueError as exc:
+        abort(400, str(exc))
+    except archive.NotStored as exc:
+        abort(404, str(exc))
+
+
+def _version_rows(doc: RecordDoc) -> list[dict[str, Any]]:
+    """Versions oldest first, each with the diff from the previous version that had text."""
+    rows: list[dict[str, Any]] = []
+    previous_text: str | None = None
+    for version in doc.versions:
+        status = version.get("status", "active")
+        text = version.get("text")
+        diff = None
+        if status != "deleted" and text is not None and previous_text is not None:
+            diff = diff_texts(previous_text, text)
+        if status != "deleted" and text is not None:
+            previous_text = text
+        rows.append({"v": version, "status": status, "diff": diff,
+                     "warc": version.get("warc_ref") or {}})
+    return rows
+
+
+def _current_args() -> dict[str, str]:
+    return {key: value for key in HTML_ARGS if (value := request.args.get(key, "")) != ""}
+
+
+def _search_url(args: dict[str, str], **changes: str | None) -> str:
+    merged = dict(args)
+    for key, value in changes.items():
+        if value is None or value == "":
+            merged.pop(key, None)
+        else:
+            merged[key] = value
+    if "page" not in changes:
+        merged.pop("page", None)  # a new filter starts again at page 1
+    return url_for("public.search", **merged)
+
+
+def _facet_links(query: SearchQuery, page: SearchPage) -> list[dict[str, Any]]:
+    args = _current_args()
+    groups = []
+    for name in FACET_FIELDS:
+        values = page.facets.get(name) or {}
+        active = getattr(query, name, None)
+        items = [{"value": value, "count": count, "active": value == active,
+                  "url": _search_url(args, **{name: value})}
+                 for value, count in sorted(values.items(), key=lambda item: (-item[1], item[0]))[:20]]
+        if items or active:
+            groups.append({"name": name, "items": items, "active": active,
+                           "clear_url": _search_url(args, **{name: None}) if active else None})
+    return groups
+
+
+def _last_page(page: SearchPage) -> int:
+    return max(1, -(-page.total // max(1, page.per_page)))
+
+
+def _pagination(page: SearchPage) -> dict[str, str | None]:
+    args = _current_args()
+    last = _last_page(page)
+    return {
+        "prev": _search_url(args, page=str(page.page - 1)) if page.page > 1 else None,
+        "next": _search_url(args, page=str(page.page + 1)) if page.page < last else None,
+    }
