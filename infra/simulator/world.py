@@ -1,0 +1,433 @@
+"""A police department's social media, generated from a seed: one Bluesky account, one Facebook Page.
+
+The world is a forest of threads: department posts at the roots, resident and department replies
+nested below (at most `MAX_DEPTH` levels). Only structure is generated up front (cheap even at
+100,000 records); texts, CIDs and images are pure functions of (seed, record, version) made when
+first asked for. `advance()` moves simulated time one week: it deletes, edits and hides a few
+records and adds new posts and replies, all decided by a random generator seeded from (seed, step),
+so the same seed and the same number of steps always give the same world.
+"""
+
+from __future__ import annotations
+
+import random
+from bisect import bisect_right
+from dataclasses import dataclass
+from typing import NamedTuple
+
+from infra.simulator import ids, png, text
+
+BLUESKY = "bluesky"
+FACEBOOK = "facebook"
+PLATFORMS = (BLUESKY, FACEBOOK)
+DEPARTMENT = -1  # author index of the department itself
+MAX_DEPTH = 5  # deepest reply level
+POST_SHARE = 0.135  # department posts as a share of all records
+START_MS = 1_768_500_000_000  # simulated "now" at step 0: 2026-01-15T18:00:00Z
+HISTORY_MS = 730 * 86_400_000  # the initial posts span two years before "now"
+STEP_MS = 7 * 86_400_000  # one advance() = one week
+BLUESKY_HANDLE = "springfieldpd.bsky.social"
+DEPARTMENT_NAME = "Springfield Police Department"
+FACEBOOK_PAGE_ID = "104712345678901"
+HOSTILE_KINDS = ("xss", "huge", "lone_surrogate", "bidi")
+
+
+class Ref(NamedTuple):
+    """A record as the platform names it."""
+
+    platform: str
+    native_id: str
+
+
+@dataclass(frozen=True)
+class StepChanges:
+    """What one step did (step 0 = the initial generation, everything `new`)."""
+
+    step: int
+    now: str
+    new: tuple[Ref, ...]
+    edited: tuple[Ref, ...]
+    deleted: tuple[Ref, ...]  # includes replies deleted with their parent
+    hidden: tuple[Ref, ...]
+
+
+@dataclass(frozen=True)
+class SimRecord:
+    """One record as the world currently has it (the ground truth tests compare the archive with)."""
+
+    platform: str
+    native_id: str
+    kind: str  # "post" | "reply"
+    parent_id: str | None  # native id of the parent post/reply
+    thread_id: str  # native id of the thread's root post
+    depth: int  # 0 for posts
+    author: str  # Bluesky handle or Facebook display name
+    author_is_department: bool
+    created_at: str  # the platform's own timestamp format
+    text: str
+    status: str  # "active" | "edited" | "hidden" | "deleted"
+    version: int  # number of edits so far
+    media: tuple[str, ...]  # image names, served at /media/<name>.png
+
+
+@dataclass(frozen=True)
+class HostileRecord:
+    kind: str  # one of HOSTILE_KINDS
+    platform: str
+    native_id: str
+    text: str
+
+
+@dataclass(frozen=True)
+class Resident:
+    name: str
+    handle: str
+    did: str
+    facebook_id: str
+
+
+class Node:
+    """One record's mutable state (internal; views read it, only `World` writes it)."""
+
+    __slots__ = ("idx", "platform", "parent", "root", "depth", "author", "created_ms", "version",
+                 "edited_ms", "deleted", "hidden", "images", "children", "native_id", "rkey", "number",
+                 "parent_cid", "root_cid", "open")
+
+    def __init__(self, idx: int, platform: str, parent: Node | None, author: int, created_ms: int) -> None:
+        self.idx = idx
+        self.platform = platform
+        self.parent = parent
+        self.root: Node = parent.root if parent is not None else self
+        self.depth = parent.depth + 1 if parent is not None else 0
+        self.author = author
+        self.created_ms = created_ms
+        self.version = 0
+        self.edited_ms = created_ms
+        self.deleted = False
+        self.hidden = False
+        self.images: tuple[str, ...] = ()
+        self.children: list[Node] = []
+        self.open: list[Node] | None = [] if parent is None else None  # thread nodes that can take replies
+        self.native_id = ""
+        self.rkey = ""
+        self.number = ""
+        self.parent_cid = ""
+        self.root_cid = ""
+
+    @property
+    def is_department(self) -> bool:
+        return self.author == DEPARTMENT
+
+    @property
+    def status(self) -> str:
+        if self.deleted:
+            return "deleted"
+        if self.hidden:
+            return "hidden"
+        return "edited" if self.version else "active"
+
+
+class World:
+    """A deterministic department: `World(seed, scale)` holds about `scale` posts and replies."""
+
+    def __init__(self, seed: int, scale: int = 5000) -> None:
+        self.seed = seed
+        self.scale = scale
+        self.step = 0
+        self.now_ms = START_MS
+        self.bluesky_did = ids.plc_did(BLUESKY_HANDLE)
+        self.page_id = FACEBOOK_PAGE_ID
+        self.nodes: list[Node] = []
+        self.changes: list[StepChanges] = []
+        self._by_id: dict[str, dict[str, Node]] = {BLUESKY: {}, FACEBOOK: {}}
+        self._hostile: list[tuple[str, Node]] = []
+        self._hostile_text: dict[int, str] = {}
+        self._protected: set[int] = set()
+        self._texts: dict[int, tuple[int, str]] = {}
+        self._media: dict[str, bytes | None] = {}
+        self._feeds: dict[str, tuple[int, list[Node], list[tuple[int, int]]]] = {}
+        self._id_base = (seed % 9973) * 10**9
+        self.residents = self._make_residents(max(25, scale // 30))
+        self._resident_handles = {r.handle: r.did for r in self.residents}
+        self._generate()
+
+    # ----- generation -------------------------------------------------------------------------
+
+    def _make_residents(self, count: int) -> list[Resident]:
+        residents = []
+        for number in range(count):
+            name = text.person_name(ids.digest_int(self.seed, "resident", number))
+            slug = name.lower().replace(" ", "")
+            handle = f"{slug}{number}.bsky.social"
+            residents.append(Resident(name, handle, ids.plc_did(f"{self.seed}:{handle}"),
+                                      str(100_000_000_000_000 + self._id_base + number)))
+        return residents
+
+    def _add(self, platform: str, parent: Node | None, author: int, created_ms: int, images: int = 0) -> Node:
+        node = Node(len(self.nodes), platform, parent, author, created_ms)
+        if platform == BLUESKY:
+            node.rkey = ids.tid(created_ms * 1000 + node.idx % 1000, node.idx // 1000)
+            did = self.bluesky_did if author == DEPARTMENT else self.residents[author].did
+            node.native_id = f"at://{did}/app.bsky.feed.post/{node.rkey}"
+            if parent is not None:
+                node.parent_cid = self.cid(parent)
+                node.root_cid = self.cid(node.root)
+            node.images = tuple(f"bsky-{node.rkey}-{k}" for k in range(images))
+        elif parent is None:
+            node.number = str(122_000_000_000_000_000 + self._id_base + node.idx)
+            node.native_id = f"{self.page_id}_{node.number}"
+            node.images = tuple(f"fb-{node.number}-{k}" for k in range(images))
+        else:
+            node.number = str(1_000_000_000_000_000 + self._id_base + node.idx)
+            node.native_id = f"{node.root.number}_{node.number}"
+        for name in node.images:
+            self._media[name] = None
+        self.nodes.append(node)
+        self._by_id[platform][node.native_id] = node
+        if parent is not None:
+            parent.children.append(node)
+            if node.depth < MAX_DEPTH:
+                node.root.open.append(node)  # type: ignore[union-attr]
+        return node
+
+    def _post(self, rng: random.Random, platform: str, low_ms: int, high_ms: int) -> Node:
+        images = 0
+        if rng.random() < 0.12:
+            images = 1 if rng.random() < 0.7 else 2
+        return self._add(platform, None, DEPARTMENT, low_ms + int(rng.random() * (high_ms - low_ms)), images)
+
+    def _reply(self, rng: random.Random, post: Node, not_before_ms: int) -> Node:
+        pool = [n for n in post.open if not n.deleted] if post.open else []  # type: ignore[union-attr]
+        parent = pool[int(rng.random() * len(pool))] if pool and rng.random() < 0.45 else post
+        author = DEPARTMENT if rng.random() < 0.07 else int(rng.random() * len(self.residents))
+        start = max(parent.created_ms, not_before_ms)
+        span = max(0, self.now_ms - start - 2000)
+        return self._add(post.platform, parent, author, start + 1000 + int(span * rng.random() ** 3))
+
+    def _generate(self) -> None:
+        rng = random.Random(self.seed)
+        total = max(self.scale, 20)
+        n_posts = max(4, round(total * POST_SHARE))
+        n_replies = max(0, total - n_posts - 2 * len(HOSTILE_KINDS))
+        posts = [self._post(rng, PLATFORMS[i % 2], self.now_ms - HISTORY_MS, self.now_ms - 3_600_000)
+                 for i in range(n_posts)]
+        weights = [rng.paretovariate(1.3) for _ in posts]
+        for post in rng.choices(posts, weights, k=n_replies):
+            self._reply(rng, post, 0)
+        self._add_hostile(rng, posts)
+        self.changes.append(StepChanges(0, ids.rfc3339(self.now_ms), tuple(self._ref(n) for n in self.nodes),
+                                        (), (), ()))
+
+    def _add_hostile(self, rng: random.Random, posts: list[Node]) -> None:
+        texts = {"xss": text.XSS, "huge": text.huge_text(), "lone_surrogate": text.LONE_SURROGATE,
+                 "bidi": text.BIDI}
+        for platform in PLATFORMS:
+            roots = [p for p in posts if p.platform == platform]
+            for kind in HOSTILE_KINDS:
+                node = self._reply(rng, roots[int(rng.random() * len(roots))], 0)
+                if node.author == DEPARTMENT:
+                    node.author = 0
+                    if platform == BLUESKY:  # the uri names the author's repo
+                        del self._by_id[platform][node.native_id]
+                        node.native_id = f"at://{self.residents[0].did}/app.bsky.feed.post/{node.rkey}"
+                        self._by_id[platform][node.native_id] = node
+                self._hostile.append((kind, node))
+                self._hostile_text[node.idx] = texts[kind]
+                walker: Node | None = node
+                while walker is not None:
+                    self._protected.add(walker.idx)
+                    walker = walker.parent
+
+    # ----- time steps -------------------------------------------------------------------------
+
+    def advance(self) -> StepChanges:
+        """Move one week forward: deletions, edits, hidden comments, then new posts and replies."""
+        self.step += 1
+        rng = random.Random(f"sunshine-simulator:{self.seed}:{self.step}")
+        previous_ms, self.now_ms = self.now_ms, self.now_ms + STEP_MS
+        live = [n for n in self.nodes if not n.deleted]
+        mutable = [n for n in live if n.idx not in self._protected]
+
+        deleted: list[Node] = []
+        for node in rng.sample(mutable, min(len(mutable), max(1, round(len(live) * 0.004)))):
+            if node.deleted or (node.parent is None and rng.random() < 0.7):
+                continue  # posts are deleted less often than replies
+            stack = [node]
+            while stack:
+                current = stack.pop()
+                if not current.deleted:
+                    current.deleted = True
+                    deleted.append(current)
+                    stack.extend(current.children)
+
+        mutable = [n for n in mutable if not n.deleted]
+        edited = rng.sample(mutable, min(len(mutable), max(1, round(len(mutable) * 0.01))))
+        for node in edited:
+            node.version += 1
+            node.edited_ms = previous_ms + 1000 + int(rng.random() * (STEP_MS - 2000))
+        edited_ids = {n.idx for n in edited}
+        comments = [n for n in mutable if n.platform == FACEBOOK and n.parent is not None
+                    and not n.is_department and not n.hidden and n.idx not in edited_ids]
+        hidden = rng.sample(comments, min(len(comments), max(1, round(len(comments) * 0.01))))
+        for node in hidden:
+            node.hidden = True
+
+        first_new = len(self.nodes)
+        live_count = len(live) - len(deleted)
+        n_new = max(2, round(live_count * rng.uniform(0.05, 0.10)))
+        n_posts = max(2, round(n_new * POST_SHARE))
+        new_posts = [self._post(rng, PLATFORMS[(i + self.step) % 2], previous_ms, self.now_ms - 3_600_000)
+                     for i in range(n_posts)]
+        recent = sorted((n for n in live if n.parent is None and not n.deleted),
+                        key=lambda n: n.created_ms)[-max(10, live_count // 60):]
+        targets = new_posts + recent
+        weights = [3.0] * len(new_posts) + [1.0] * len(recent)
+        for post in rng.choices(targets, weights, k=n_new - n_posts):
+            self._reply(rng, post, previous_ms)
+
+        change = StepChanges(self.step, ids.rfc3339(self.now_ms),
+                             tuple(self._ref(n) for n in self.nodes[first_new:]),
+                             tuple(self._ref(n) for n in edited), tuple(self._ref(n) for n in deleted),
+                             tuple(self._ref(n) for n in hidden))
+        self.changes.append(change)
+        return change
+
+    # ----- queries the views and tests use ----------------------------------------------------
+
+    @staticmethod
+    def _ref(node: Node) -> Ref:
+        return Ref(node.platform, node.native_id)
+
+    def node(self, platform: str, native_id: str) -> Node | None:
+        """The node with that native id (deleted ones included), or None."""
+        return self._by_id[platform].get(native_id)
+
+    def resolve_uri(self, uri: str) -> str:
+        """An at:// URI with a handle in the authority rewritten to the DID the world keys on."""
+        if not uri.startswith("at://"):
+            return uri
+        authority, _, rest = uri[5:].partition("/")
+        did = self.bluesky_did if authority == BLUESKY_HANDLE else self._resident_handles.get(authority)
+        return f"at://{did}/{rest}" if did else uri
+
+    def text_of(self, node: Node) -> str:
+        hostile = self._hostile_text.get(node.idx)
+        if hostile is not None:
+            return hostile
+        cached = self._texts.get(node.idx)
+        if cached is not None and cached[0] == node.version:
+            return cached[1]
+        value = text.make_text(ids.digest_int(self.seed, "text", node.idx), department=node.is_department,
+                               reply=node.parent is not None, version=node.version)
+        self._texts[node.idx] = (node.version, value)
+        return value
+
+    def cid(self, node: Node) -> str:
+        """The record's current CID: an edit makes a new one."""
+        return ids.record_cid(self.seed, node.idx, node.version)
+
+    def author_name(self, node: Node) -> str:
+        return DEPARTMENT_NAME if node.is_department else self.residents[node.author].name
+
+    def author_handle(self, node: Node) -> str:
+        return BLUESKY_HANDLE if node.is_department else self.residents[node.author].handle
+
+    def live_children(self, node: Node) -> list[Node]:
+        """Direct replies not deleted, oldest first."""
+        return sorted((c for c in node.children if not c.deleted), key=lambda c: (c.created_ms, c.idx))
+
+    def live_descendants(self, node: Node) -> list[Node]:
+        """Every reply under `node` not deleted, oldest first (Facebook's filter=stream)."""
+        found: list[Node] = []
+        stack = [c for c in node.children if not c.deleted]
+        while stack:
+            current = stack.pop()
+            found.append(current)
+            stack.extend(c for c in current.children if not c.deleted)
+        found.sort(key=lambda c: (c.created_ms, c.idx))
+        return found
+
+    def feed(self, platform: str) -> tuple[list[Node], list[tuple[int, int]]]:
+        """The department's live feed items newest first, and their ascending sort keys for bisect.
+
+        Bluesky's feed holds the department's posts and its replies; Facebook's Page feed its posts.
+        """
+        cached = self._feeds.get(platform)
+        if cached is not None and cached[0] == self.step:
+            return cached[1], cached[2]
+        items = [n for n in self.nodes if n.platform == platform and n.is_department and not n.deleted
+                 and (platform == BLUESKY or n.parent is None)]
+        items.sort(key=lambda n: (-n.created_ms, -n.idx))
+        keys = [(-n.created_ms, -n.idx) for n in items]
+        self._feeds[platform] = (self.step, items, keys)
+        return items, keys
+
+    @staticmethod
+    def items_after(items: list[Node], keys: list[tuple[int, int]], key: tuple[int, int] | None) -> int:
+        """Index of the first item strictly after the item whose sort key is `key`."""
+        return 0 if key is None else bisect_right(keys, key)
+
+    def media_png(self, name: str) -> bytes | None:
+        """The PNG bytes of a media item the world has, or None."""
+        if name not in self._media:
+            return None
+        data = self._media[name]
+        if data is None:
+            data = self._media[name] = png.make_png(f"{self.seed}:{name}")
+        return data
+
+    def media_names(self) -> list[str]:
+        return list(self._media)
+
+    # ----- ground truth for tests and the demo ------------------------------------------------
+
+    def to_record(self, node: Node) -> SimRecord:
+        created = (ids.bluesky_time if node.platform == BLUESKY else ids.facebook_time)(node.created_ms)
+        return SimRecord(
+            platform=node.platform, native_id=node.native_id,
+            kind="post" if node.parent is None else "reply",
+            parent_id=node.parent.native_id if node.parent is not None else None,
+            thread_id=node.root.native_id, depth=node.depth,
+            author=self.author_handle(node) if node.platform == BLUESKY else self.author_name(node),
+            author_is_department=node.is_department, created_at=created, text=self.text_of(node),
+            status=node.status, version=node.version, media=node.images,
+        )
+
+    def records(self, include_deleted: bool = False) -> list[SimRecord]:
+        """Every post and reply the world has now (deleted ones too if asked), in creation order."""
+        return [self.to_record(n) for n in self.nodes if include_deleted or not n.deleted]
+
+    def record(self, platform: str, native_id: str) -> SimRecord | None:
+        node = self.node(platform, native_id)
+        return self.to_record(node) if node is not None else None
+
+    def hostile_records(self) -> list[HostileRecord]:
+        """The hostile records (never edited or deleted): one of each kind on each platform."""
+        return [HostileRecord(kind, node.platform, node.native_id, self._hostile_text[node.idx])
+                for kind, node in self._hostile]
+
+    def counts(self) -> dict[str, dict[str, int]]:
+        counts: dict[str, dict[str, int]] = {}
+        for platform in PLATFORMS:
+            counts[platform] = {"posts": 0, "replies": 0, "deleted": 0, "hidden": 0, "edited": 0, "media": 0}
+        for node in self.nodes:
+            bucket = counts[node.platform]
+            if node.deleted:
+                bucket["deleted"] += 1
+                continue
+            bucket["posts" if node.parent is None else "replies"] += 1
+            bucket["hidden"] += node.hidden
+            bucket["edited"] += node.version > 0
+            bucket["media"] += len(node.images)
+        return counts
+
+    def state(self) -> dict[str, object]:
+        """The body of GET /_sim/state (without base URLs, which only the server knows)."""
+        return {
+            "step": self.step, "now": ids.rfc3339(self.now_ms), "seed": self.seed, "scale": self.scale,
+            "accounts": {
+                BLUESKY: {"handle": BLUESKY_HANDLE, "did": self.bluesky_did, "displayName": DEPARTMENT_NAME},
+                FACEBOOK: {"page_id": self.page_id, "name": DEPARTMENT_NAME},
+            },
+            "counts": self.counts(),
+        }
