@@ -1,0 +1,246 @@
+"""Facebook: a Page's feed (`/{page}/feed`) and every comment and reply under each post.
+
+Comments come from `/{post}/comments?filter=stream`, which returns the whole tree flat: a reply
+carries `parent.id`, a top-level comment none (its parent is the post). Every Post/Comment becomes
+one record whose `native` is `extract.native_object("facebook", obj)`; `is_hidden: true` makes the
+record's status "hidden".
+
+The access token travels in an `Authorization: OAuth <token>` header (Graph accepts it there as
+well as in the `access_token` query parameter) and is redacted in the recorded exchange. Not the
+query parameter: Graph copies the request's query into `paging.next`, so a query token would end up
+inside the response body, which the archive keeps byte-exact and publishes.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import quote, urlencode
+
+from scrapy.http import Request
+
+from archiver.model import MediaRef, ParsedRecord, Tombstone
+from spiders.base import FEED_PRIORITY, ApiSpider, Outcome, PayloadError
+from spiders.extract import native_object
+
+PLATFORM = "facebook"
+DEFAULT_BASE_URL = "https://graph.facebook.com/v21.0"
+PAGE_SIZE = 100
+POST_FIELDS = "id,message,created_time,updated_time,from,permalink_url,attachments{media_type,media,url}"
+COMMENT_FIELDS = "id,message,created_time,from,parent{id},is_hidden,comment_count,permalink_url,attachment"
+THROTTLE_CODES = frozenset({4, 17, 32, 613})
+NOT_FOUND_CODE = 100
+NOT_FOUND_SUBCODE = 33
+TOKEN_CODE = 190
+
+
+def _dict(obj: Any, where: str) -> dict[str, Any]:
+    if not isinstance(obj, dict):
+        raise PayloadError(f"{where}: expected an object, got {type(obj).__name__}")
+    return obj
+
+
+def _str(obj: dict[str, Any], key: str, where: str, *, required: bool = True) -> str:
+    value = obj.get(key)
+    if value is None and not required:
+        return ""
+    if not isinstance(value, str):
+        raise PayloadError(f"{where}.{key}: expected a string, got {type(value).__name__}")
+    return value
+
+
+def rfc3339(graph_time: str) -> str:
+    """`2026-01-05T14:03:00+0000` → `2026-01-05T14:03:00Z` (other offsets become `+HH:MM`)."""
+    if graph_time.endswith("+0000"):
+        return graph_time[:-5] + "Z"
+    if len(graph_time) > 5 and graph_time[-5] in "+-" and graph_time[-4:].isdigit():
+        return f"{graph_time[:-2]}:{graph_time[-2:]}"
+    return graph_time
+
+
+def _image_src(media: Any) -> str | None:
+    image = media.get("image") if isinstance(media, dict) else None
+    src = image.get("src") if isinstance(image, dict) else None
+    return src if isinstance(src, str) else None
+
+
+def _media(obj: dict[str, Any]) -> tuple[MediaRef, ...]:
+    """Photo refs from a Post's `attachments.data[]` or a Comment's `attachment`."""
+    items: list[Any] = []
+    attachments = obj.get("attachments")
+    if isinstance(attachments, dict) and isinstance(attachments.get("data"), list):
+        items.extend(attachments["data"])
+    if isinstance(obj.get("attachment"), dict):
+        items.append(obj["attachment"])
+    refs = []
+    for item in items:
+        if not isinstance(item, dict):
+            continue
+        src = _image_src(item.get("media"))
+        if src:
+            refs.append(MediaRef(url=src, mime=None))
+        sub = item.get("subattachments")
+        if isinstance(sub, dict) and isinstance(sub.get("data"), list):
+            refs.extend(MediaRef(url=s, mime=None) for s in map(_image_src, (x.get("media") for x in sub["data"]
+                                                                          if isinstance(x, dict))) if s)
+    return tuple(refs)
+
+
+def parse_object(obj: Any, page_id: str, where: str, *, kind: str, post_id: str | None) -> ParsedRecord:
+    """One Graph Post (kind "post") or Comment (kind "reply", under `post_id`) → a ParsedRecord."""
+    obj = _dict(obj, where)
+    native_id = _str(obj, "id", where)
+    created = _str(obj, "created_time", where)
+    text = _str(obj, "message", where, required=False)
+    author_obj = obj.get("from")
+    author_obj = _dict(author_obj, f"{where}.from") if author_obj is not None else {}
+    author_id = _str(author_obj, "id", f"{where}.from", required=False)
+    author = _str(author_obj, "name", f"{where}.from", required=False) or author_id
+    hidden = obj.get("is_hidden", False)
+    if not isinstance(hidden, bool):
+        raise PayloadError(f"{where}.is_hidden: expected true or false, got {type(hidden).__name__}")
+    parent = thread = None
+    if kind == "post":
+        thread = native_id
+    else:
+        parent_obj = obj.get("parent")
+        parent = _str(_dict(parent_obj, f"{where}.parent"), "id", f"{where}.parent") if parent_obj is not None \
+            else post_id
+        thread = post_id
+    url = obj.get("permalink_url")
+    return ParsedRecord(
+        platform=PLATFORM, account=page_id, kind=kind, native_id=native_id,
+        native=native_object(PLATFORM, obj),
+        url=url if isinstance(url, str) else f"https://www.facebook.com/{native_id}",
+        author=author, author_is_department=bool(author_id) and author_id == page_id,
+        created_at=rfc3339(created), text=text, parent_native_id=parent, thread_native_id=thread,
+        status="hidden" if hidden else "active", media=_media(obj),
+    )
+
+
+def _data(payload: Any) -> list[Any]:
+    data = _dict(payload, "response").get("data")
+    if not isinstance(data, list):
+        raise PayloadError(f"response.data: expected a list, got {type(data).__name__}")
+    return data
+
+
+def next_cursor(payload: Any) -> str | None:
+    """The `after` cursor when the page has a `paging.next` (absent on the last page)."""
+    paging = payload.get("paging") if isinstance(payload, dict) else None
+    if not isinstance(paging, dict) or not paging.get("next"):
+        return None
+    cursors = paging.get("cursors")
+    after = cursors.get("after") if isinstance(cursors, dict) else None
+    return after if isinstance(after, str) and after else None
+
+
+def graph_error(payload: Any) -> dict[str, Any]:
+    error = payload.get("error") if isinstance(payload, dict) else None
+    return error if isinstance(error, dict) else {}
+
+
+class FacebookSpider(ApiSpider):
+    """Pulls one Facebook Page: feed pages, comment stream per post, media, deletion sweep."""
+
+    name = "facebook"
+    platform = PLATFORM
+    default_base_url = DEFAULT_BASE_URL
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.page_id = self.account
+
+    def _url(self, path: str, params: dict[str, Any]) -> str:
+        return f"{self.base_url}/{quote(path, safe='_/')}?{urlencode(params, safe='{},')}"
+
+    def api_request(self, *args: Any, **kwargs: Any) -> Request:
+        token = self.source.token()
+        if token:
+            kwargs["headers"] = {**(kwargs.get("headers") or {}), "Authorization": f"OAuth {token}"}
+        return super().api_request(*args, **kwargs)
+
+    def feed_request(self, after: str | None = None) -> Request:
+        params: dict[str, Any] = {"fields": POST_FIELDS, "limit": PAGE_SIZE}
+        if after:
+            params["after"] = after
+        return self.api_request(self._url(f"{self.account}/feed", params), self.on_feed,
+                                {"feed": True, "after": after}, priority=FEED_PRIORITY)
+
+    def comments_request(self, post_id: str, after: str | None = None) -> Request:
+        params: dict[str, Any] = {"fields": COMMENT_FIELDS, "filter": "stream", "order": "chronological",
+                                  "limit": PAGE_SIZE}
+        if after:
+            params["after"] = after
+        return self.api_request(self._url(f"{post_id}/comments", params), self.on_comments,
+                                {"native_id": post_id, "post_id": post_id, "after": after})
+
+    def _is_post_id(self, native_id: str) -> bool:
+        return native_id.startswith(f"{self.page_id}_")
+
+    def _post_of_comment(self, comment_id: str) -> str:
+        """A comment id is `<post-id>_<comment-id>`; the post's own id is `<page-id>_<post-id>`."""
+        return f"{self.page_id}_{comment_id.split('_', 1)[0]}"
+
+    def object_request(self, native_id: str) -> Request:
+        fields = POST_FIELDS if self._is_post_id(native_id) else COMMENT_FIELDS
+        return self.api_request(self._url(native_id, {"fields": fields}), self.on_object,
+                                {"native_id": native_id})
+
+    def first_requests(self) -> list[Request]:
+        return [self.feed_request()]
+
+    def on_feed(self, payload: Any, ctx: dict[str, Any]) -> Outcome:
+        data = _data(payload)
+        records = [parse_object(item, self.page_id, f"data[{index}]", kind="post", post_id=None)
+                   for index, item in enumerate(data)]
+        outcome = Outcome(records=records, requests=self.salvage(payload, ctx))
+        outcome.requests.extend(self.comments_request(record.native_id) for record in records
+                                if record.native_id not in self.skip_threads)
+        return outcome
+
+    def salvage(self, payload: Any, ctx: dict[str, Any]) -> list[Request]:
+        after = next_cursor(payload)
+        if ctx.get("feed") and after and after != ctx.get("after"):
+            return [self.feed_request(after)]
+        if ctx.get("feed"):
+            self.feed_done()
+        elif "post_id" in ctx and after and after != ctx.get("after"):
+            return [self.comments_request(ctx["post_id"], after)]
+        return []
+
+    def on_comments(self, payload: Any, ctx: dict[str, Any]) -> Outcome:
+        post_id = ctx["post_id"]
+        records = [parse_object(item, self.page_id, f"data[{index}]", kind="reply", post_id=post_id)
+                   for index, item in enumerate(_data(payload))]
+        requests = self.salvage(payload, ctx)
+        return Outcome(records=records, requests=requests, completes_thread=None if requests or post_id in self.broken else post_id)
+
+    def on_object(self, payload: Any, ctx: dict[str, Any]) -> Outcome:
+        native_id = ctx["native_id"]
+        if self._is_post_id(native_id):
+            record = parse_object(payload, self.page_id, "response", kind="post", post_id=None)
+        else:
+            record = parse_object(payload, self.page_id, "response", kind="reply",
+                                  post_id=self._post_of_comment(native_id))
+        if record.native_id != native_id:
+            raise PayloadError(f"response.id: expected {native_id!r}, got {record.native_id!r}")
+        return Outcome(records=[record])
+
+    def http_error(self, status: int, payload: Any, ctx: dict[str, Any]) -> Outcome:
+        error = graph_error(payload)
+        code = error.get("code")
+        message = error.get("message") or ""
+        if code == NOT_FOUND_CODE and "native_id" in ctx and (
+                error.get("error_subcode") == NOT_FOUND_SUBCODE or "does not exist" in message):
+            return Outcome(tombstones=[Tombstone(PLATFORM, ctx["native_id"])])
+        text = f"HTTP {status} Graph API error {code} ({error.get('type', 'unknown type')}): {message}" \
+            if error else f"HTTP {status}"
+        if code == TOKEN_CODE or status in (401, 403):
+            if not self.source.token_env:
+                text += f"; source {self.source.name!r} has no token_env: name the environment variable " \
+                        "that holds the Page access token"
+            elif not self.source.token():
+                text += f"; no access token: environment variable {self.source.token_env} is not set"
+            else:
+                text += f"; the token in environment variable {self.source.token_env} was rejected"
+        return Outcome(error=text)
