@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 import boto3
 from botocore.config import Config as BotoConfig
 from botocore.exceptions import ClientError, HTTPClientError, NoCredentialsError
+from botocore.exceptions import ConnectionError as BotoConnectionError
 
 from archiver.canonical import sha256_hex
 from archiver.errors import IntegrityError, SunshineError
@@ -42,6 +43,7 @@ _CHECKSUM_REJECTED = {"XAmzContentChecksumMismatch", "BadDigest", "InvalidDigest
                       "XAmzContentSHA256Mismatch"}
 _UNAVAILABLE = {"ServiceUnavailable", "SlowDown", "InternalError", "RequestTimeout",
                 "XMinioServerNotInitialized"}
+_AWAY = (BotoConnectionError, HTTPClientError)  # refused, reset, timed out: the server is away
 _CREDENTIALS = {"InvalidAccessKeyId", "SignatureDoesNotMatch", "ExpiredToken", "InvalidToken"}
 
 
@@ -58,14 +60,14 @@ def _code(exc: ClientError) -> str:
 
 
 def make_client(endpoint_url: str | None, region: str, *, access_key: str | None = None,
-                secret_key: str | None = None, max_connections: int = 16) -> Any:
+                secret_key: str | None = None, max_connections: int = 16, max_attempts: int = 3) -> Any:
     """A boto3 S3 client that fails fast when the server is away (short timeouts, few retries).
 
     botocore's automatic checksums are limited to "when required": we send SHA-256 ourselves on
     writes and verify reads against our own digest, so a second, automatic hash would only cost time.
     """
     config = BotoConfig(
-        connect_timeout=3, read_timeout=20, retries={"mode": "standard", "max_attempts": 3},
+        connect_timeout=3, read_timeout=20, retries={"mode": "standard", "max_attempts": max_attempts},
         s3={"addressing_style": "path"}, max_pool_connections=max_connections,
         request_checksum_calculation="when_required", response_checksum_validation="when_required",
     )
@@ -128,7 +130,7 @@ class S3Store:
         """
         try:
             return getattr(self.client, operation)(Bucket=self.bucket, **kwargs)
-        except HTTPClientError as exc:
+        except _AWAY as exc:
             raise StoreUnavailableError(f"S3 endpoint {self.endpoint} unreachable: {exc}") from None
         except NoCredentialsError:
             raise SunshineError("no S3 credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY") from None
@@ -197,7 +199,8 @@ class S3Store:
 
     def _access_error(self, exc: ClientError) -> SunshineError:
         return SunshineError(f"S3 bucket {self.bucket} at {self.endpoint} is not accessible "
-                             f"({_code(exc)}): check the bucket name and that the credentials may use it")
+                             f"({_code(exc)}): check the bucket name, and that the credentials in "
+                             f"AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY are right and may use it")
 
     def ping(self) -> None:
         try:
@@ -357,7 +360,7 @@ class S3Store:
             for page in pages:
                 for item in page.get("Contents", []):
                     yield StoredObject(item["Key"][len(self.prefix):], item["Size"])
-        except HTTPClientError as exc:
+        except _AWAY as exc:
             raise StoreUnavailableError(f"S3 endpoint {self.endpoint} unreachable: {exc}") from None
 
     def versions(self, key: str) -> list[StoredObject]:
@@ -372,7 +375,7 @@ class S3Store:
             for page in pages:
                 found += [item for item in page.get("Versions", []) if item["Key"] == full]
                 found += [item for item in page.get("DeleteMarkers", []) if item["Key"] == full]
-        except HTTPClientError as exc:
+        except _AWAY as exc:
             raise StoreUnavailableError(f"S3 endpoint {self.endpoint} unreachable: {exc}") from None
         return found
 
