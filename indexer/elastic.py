@@ -1,0 +1,434 @@
+"""Elasticsearch behind `indexer.SearchIndex`: the scale-out read model, same semantics as SQLite FTS5.
+
+Layout: the name the portal reads (`sunshine`) is an alias over one versioned index
+(`sunshine-v<SCHEMA>-<timestamp>`), so `rebuild` loads a fresh index and swaps the alias in one atomic
+`_aliases` call: readers see the old index or the new one, never a half-built one.
+
+Text analysis mirrors FTS5's `porter` tokenizer: `text` is stemmed (porter on a full deployment where
+`analysis-common` is installed; the core `hunspell` filter with the en_US dictionary where it is not,
+as on the integration-test server), `text.exact` keeps words unstemmed (the
+shared query language does not use it yet; it is there for exact-form queries without a reindex). User text only
+ever reaches Elasticsearch through `simple_query_string`, whose syntax is the same small set FTS5's
+expression builder accepts (AND/OR/NOT, phrases, prefixes), never Lucene's full query syntax.
+"""
+
+from __future__ import annotations
+
+import logging
+import unicodedata
+from collections.abc import Iterable, Iterator
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+from elastic_transport import ConnectionError as TransportConnectionError
+from elastic_transport import TransportError
+from elasticsearch import ApiError, BadRequestError, Elasticsearch, NotFoundError, helpers
+
+from archiver.errors import SunshineError
+from archiver.model import RecordDoc
+from indexer import FACET_FIELDS, HIGHLIGHT_END, HIGHLIGHT_START, SearchHit, SearchPage, SearchQuery
+from indexer.documents import column_text, doc_from_json_text, doc_to_json_text, excerpt, searchable_text
+from indexer.query import QueryError, parse_text, simple_query_string
+
+log = logging.getLogger(__name__)
+
+SCHEMA_VERSION = 1
+MAX_WINDOW = 10_000  # from + size ceiling (index.max_result_window); deeper reading uses `scan`
+WHOLE_TEXT_CHARS = 1000  # as the SQLite backend: shorter texts are highlighted whole, longer ones cut
+SNIPPET_CHARS = 300
+MAX_ANALYZED_OFFSET = 200_000  # megabyte texts are highlighted in their first part only, never refused
+FACET_SIZE = 500
+SIMPLE_QUERY_FLAGS = "AND|OR|NOT|PHRASE|PREFIX|WHITESPACE"
+_KEYWORDS = ("record_id", "platform", "account", "kind", "status", "thread_id", "parent_id")
+_SEARCHED = ("text", "author")  # as in FTS5: every word may match either column
+
+
+class ElasticIndex:
+    """The read model on Elasticsearch; `index` is the alias readers use."""
+
+    def __init__(self, url: str, index: str = "sunshine", *, request_timeout: float = 30.0) -> None:
+        if not url:
+            raise SunshineError("search backend 'elasticsearch' needs [search] url = \"http://host:9200\"")
+        self.url = url
+        self.alias = index
+        self._es = Elasticsearch(url, request_timeout=request_timeout, max_retries=1,
+                                 retry_on_timeout=False)
+
+    # -- writing ---------------------------------------------------------------------------------
+
+    def upsert(self, docs: Iterable[RecordDoc]) -> int:
+        """Index or replace records by record_id, then refresh so the next search sees them."""
+        with self._errors():
+            if not self._es.indices.exists_alias(name=self.alias):
+                self._swap_alias(self._create_index())
+            written = self._bulk(self.alias, docs)
+            self._es.indices.refresh(index=self.alias)
+        return written
+
+    def rebuild(self, docs: Iterable[RecordDoc]) -> int:
+        """Load `docs` into a new versioned index, then move the alias to it and drop the old one."""
+        with self._errors():
+            new_index = self._create_index(loading=True)
+            try:
+                written = self._bulk(new_index, docs)
+                self._es.indices.put_settings(index=new_index, settings={"index.refresh_interval": None})
+                self._es.indices.refresh(index=new_index)
+            except BaseException:
+                self._es.indices.delete(index=new_index, ignore_unavailable=True)
+                raise
+            self._swap_alias(new_index)
+        return written
+
+    def _bulk(self, index: str, docs: Iterable[RecordDoc]) -> int:
+        """Stream docs in bounded chunks; retry 429s with backoff; report every doc that failed."""
+        actions = ({"_op_type": "index", "_index": index, "_id": column_text(doc.record_id), "_source": _source(doc)}
+                   for doc in docs)
+        written, failed = 0, []
+        for ok, item in helpers.streaming_bulk(self._es, actions, chunk_size=1000,
+                                               max_chunk_bytes=8 * 1024 * 1024, raise_on_error=False,
+                                               max_retries=5, initial_backoff=0.5, max_backoff=30):
+            if ok:
+                written += 1
+            else:
+                result = next(iter(item.values()))
+                failed.append((result.get("_id"), _reason(result.get("error"))))
+        if failed:
+            self._es.indices.refresh(index=index)
+            shown = "; ".join(f"{rid}: {why}" for rid, why in failed[:20])
+            more = f" (and {len(failed) - 20} more)" if len(failed) > 20 else ""
+            raise SunshineError(f"Elasticsearch rejected {len(failed)} of {written + len(failed)} "
+                                f"records, the rest were written: {shown}{more}")
+        return written
+
+    def _create_index(self, loading: bool = False) -> str:
+        stamp = datetime.now(UTC).strftime("%Y%m%d%H%M%S%f")
+        name = f"{self.alias}-v{SCHEMA_VERSION}-{stamp}"
+        settings: dict[str, Any] = {
+            "number_of_shards": 1,  # exact facet counts; one department's archive fits one shard
+            "auto_expand_replicas": "0-1",
+            "max_result_window": MAX_WINDOW,
+            "analysis": self._analysis(),
+        }
+        if loading:
+            settings["refresh_interval"] = "-1"
+        self._es.indices.create(index=name, settings=settings, mappings=MAPPINGS,
+                                wait_for_active_shards="1")
+        return name
+
+    def _swap_alias(self, new_index: str) -> None:
+        """One atomic `_aliases` call: alias off every old index (or a same-named concrete index)."""
+        actions: list[dict[str, Any]] = []
+        old: list[str] = []
+        if self._es.indices.exists(index=self.alias) and not self._es.indices.exists_alias(name=self.alias):
+            actions.append({"remove_index": {"index": self.alias}})
+        elif self._es.indices.exists_alias(name=self.alias):
+            old = [name for name in self._es.indices.get_alias(name=self.alias) if name != new_index]
+            actions += [{"remove": {"index": name, "alias": self.alias}} for name in old]
+        actions.append({"add": {"index": new_index, "alias": self.alias, "is_write_index": True}})
+        self._es.indices.update_aliases(actions=actions)
+        if old:
+            self._es.indices.delete(index=",".join(old), ignore_unavailable=True)
+
+    def _analysis(self) -> dict[str, Any]:
+        """Porter stemming where the node has analysis-common, else hunspell en_US (core only)."""
+        exact: dict[str, Any] = {"type": "custom", "tokenizer": "standard", "filter": ["lowercase"]}
+        if self._has_filter("porter_stem"):
+            stem_filters: list[Any] = ["lowercase", "asciifolding", "porter_stem"]
+            exact["filter"] = ["lowercase", "asciifolding"]
+        elif self._has_filter({"type": "hunspell", "locale": "en_US"}):
+            stem_filters = ["lowercase", "sunshine_hunspell"]
+        else:
+            log.warning("Elasticsearch at %s has neither porter_stem nor the hunspell en_US dictionary: "
+                        "searching without stemming", self.url)
+            stem_filters = ["lowercase"]
+        return {
+            "filter": {"sunshine_hunspell": {"type": "hunspell", "locale": "en_US", "dedup": True}},
+            "analyzer": {"sunshine_stem": {"type": "custom", "tokenizer": "standard", "filter": stem_filters},
+                         "sunshine_exact": exact},
+        }
+
+    def _has_filter(self, token_filter: str | dict[str, Any]) -> bool:
+        try:
+            self._es.indices.analyze(tokenizer="standard", filter=[token_filter], text="arrested")
+        except BadRequestError:
+            return False
+        return True
+
+    # -- reading ---------------------------------------------------------------------------------
+
+    def get(self, record_id: str) -> RecordDoc | None:
+        with self._errors():
+            try:
+                found = self._es.get(index=self.alias, id=column_text(record_id), source_includes=["doc"])
+            except NotFoundError:
+                return None
+        return doc_from_json_text(found["_source"]["doc"])
+
+    def thread(self, thread_id: str) -> list[RecordDoc]:
+        query = {"bool": {"filter": [{"term": {"thread_id": column_text(thread_id)}}]}}
+        return list(self._iterate(query, sort=[{"created_at": "asc"}, {"record_id": "asc"}]))
+
+    def latest(self, limit: int = 10) -> list[RecordDoc]:
+        query = {"bool": {"filter": [{"term": {"kind": "post"}}, {"term": {"author_is_department": True}}]}}
+        response = self._search(query=query, size=max(0, min(limit, MAX_WINDOW)),
+                                sort=[{"created_at": "desc"}, {"record_id": "asc"}], source_includes=["doc"])
+        return [doc_from_json_text(hit["_source"]["doc"]) for hit in response["hits"]["hits"]]
+
+    def counts(self) -> dict[str, int]:
+        response = self._search(size=0, aggs={"platform": {"terms": {"field": "platform", "size": FACET_SIZE}}})
+        buckets = response.get("aggregations", {}).get("platform", {}).get("buckets", [])
+        return {bucket["key"]: bucket["doc_count"] for bucket in buckets}
+
+    def search(self, query: SearchQuery) -> SearchPage:
+        """One page of hits with highlights, facets and a month timeline over the filtered result."""
+        start = (query.page - 1) * query.per_page
+        if start + query.per_page > MAX_WINDOW:
+            raise QueryError(f"results past the first {MAX_WINDOW:,} cannot be paged to; narrow the search")
+        es_query = build_query(query)
+        text = simple_query_string(parse_text(query.text))
+        aggs: dict[str, Any] = {name: {"terms": {"field": name, "size": FACET_SIZE}} for name in FACET_FIELDS}
+        aggs["timeline"] = {"date_histogram": {"field": "created_at", "calendar_interval": "month",
+                                               "format": "yyyy-MM", "min_doc_count": 1}}
+        sort: list[Any] = [{"created_at": "desc"}, {"record_id": "asc"}]
+        if query.text.strip():
+            sort.insert(0, "_score")
+        response = self._search(
+            query=es_query, from_=start, size=query.per_page, sort=sort, aggs=aggs, track_total_hits=True,
+            source_includes=["doc"],
+            highlight={"fields": {"text": {"number_of_fragments": 0}},
+                       "max_analyzed_offset": MAX_ANALYZED_OFFSET,
+                       "pre_tags": [HIGHLIGHT_START], "post_tags": [HIGHLIGHT_END], "encoder": "default"})
+        hits = []
+        for hit in response["hits"]["hits"]:
+            record = doc_from_json_text(hit["_source"]["doc"])
+            fragments = hit.get("highlight", {}).get("text")
+            hits.append(SearchHit(record=record, highlight=_highlight(record.text, fragments, bool(text))))
+        aggregations = response.get("aggregations", {})
+        facets = {name: {b["key"]: b["doc_count"] for b in aggregations.get(name, {}).get("buckets", [])}
+                  for name in FACET_FIELDS}
+        timeline = {b["key_as_string"]: b["doc_count"]
+                    for b in aggregations.get("timeline", {}).get("buckets", [])}
+        return SearchPage(total=response["hits"]["total"]["value"], hits=hits, facets=facets,
+                          page=query.page, per_page=query.per_page, timeline=timeline)
+
+    def scan(self, query: SearchQuery, batch: int = 500) -> Iterator[RecordDoc]:
+        """Every record matching `query` (page/per_page ignored), oldest first, with `search_after`
+        on a point in time: stable however deep, for exports and reindexing."""
+        yield from self._iterate(build_query(query), sort=[{"created_at": "asc"}, {"record_id": "asc"}],
+                                 batch=batch)
+
+    def _iterate(self, query: dict[str, Any], sort: list[Any], batch: int = 500) -> Iterator[RecordDoc]:
+        with self._errors():
+            try:
+                pit = self._es.open_point_in_time(index=self.alias, keep_alive="2m")["id"]
+            except NotFoundError:
+                return
+        try:
+            after: list[Any] | None = None
+            while True:
+                with self._errors():
+                    response = self._es.search(query=query, size=batch, sort=sort, search_after=after,
+                                               pit={"id": pit, "keep_alive": "2m"},
+                                               source_includes=["doc"], track_total_hits=False)
+                hits = response["hits"]["hits"]
+                for hit in hits:
+                    yield doc_from_json_text(hit["_source"]["doc"])
+                if len(hits) < batch:
+                    return
+                pit = response.get("pit_id", pit)
+                after = hits[-1]["sort"]
+        finally:
+            try:
+                self._es.close_point_in_time(id=pit)
+            except (ApiError, TransportError):
+                log.debug("could not close point in time on %s", self.url)
+
+    def _search(self, **kwargs: Any) -> dict[str, Any]:
+        with self._errors():
+            try:
+                return self._es.search(index=self.alias, **kwargs).body
+            except NotFoundError:  # nothing indexed yet: an empty archive, not an outage
+                return {"hits": {"total": {"value": 0}, "hits": []}, "aggregations": {}}
+
+    def ping(self) -> None:
+        try:
+            health = self._es.cluster.health(request_timeout=5)
+        except (ApiError, TransportError) as exc:
+            raise SunshineError(f"Elasticsearch at {self.url} is not answering: {_short(exc)}") from exc
+        if health.get("status") == "red":
+            raise SunshineError(f"Elasticsearch at {self.url} is not answering: cluster health is red")
+
+    def close(self) -> None:
+        self._es.close()
+
+    def _errors(self) -> _ErrorMap:
+        return _ErrorMap(self.url)
+
+
+class _ErrorMap:
+    """Turn transport and server failures into errors the caller can act on."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: object) -> bool:
+        if exc is None or isinstance(exc, (SunshineError, NotFoundError)):
+            return False
+        if isinstance(exc, BadRequestError) and _is_query_fault(exc):
+            raise QueryError(f"the search could not be run: {_reason(exc.body)}") from exc
+        if isinstance(exc, (TransportConnectionError, TransportError, ApiError)):
+            raise SunshineError(f"Elasticsearch at {self.url} is not answering: {_short(exc)}") from exc
+        if isinstance(exc, helpers.BulkIndexError):
+            raise SunshineError(f"Elasticsearch bulk write failed: {exc}") from exc
+        return False
+
+
+def build_query(query: SearchQuery) -> dict[str, Any]:
+    """The bool query for a validated `SearchQuery`: text via simple_query_string, filters as terms."""
+    filters: list[dict[str, Any]] = [{"term": {name: getattr(query, name)}}
+                                     for name in FACET_FIELDS if getattr(query, name)]
+    if query.date_from or query.date_to:
+        bounds: dict[str, str] = {"format": "strict_date"}
+        if query.date_from:
+            bounds["gte"] = query.date_from
+        if query.date_to:  # inclusive day: everything before the next midnight
+            bounds["lt"] = (date.fromisoformat(query.date_to) + timedelta(days=1)).isoformat()
+        filters.append({"range": {"created_at": bounds}})
+    text = simple_query_string(parse_text(query.text))
+    if text is None:
+        return {"bool": {"filter": filters}}
+    folded = _fold_query(text)
+    # Ranked as SQLite ranks (bm25, the text weighing twice the author), then newest first.
+    match = {"simple_query_string": {"query": folded, "fields": ["text^2", "author"], "default_operator": "and",
+                                     "flags": SIMPLE_QUERY_FLAGS}}
+    return {"bool": {"must": [match], "filter": filters}}
+
+
+def _fold_query(text: str) -> str:
+    """Fold the rendered query's words like indexed text; its operators and quotes pass through."""
+    return "".join(c if c.isascii() or not c.isalnum() else _fold_char(c) for c in text
+                   if not unicodedata.category(c).startswith("M"))
+
+
+def _source(doc: RecordDoc) -> dict[str, Any]:
+    body: dict[str, Any] = {name: column_text(value) if (value := getattr(doc, name)) else value
+                            for name in _KEYWORDS}
+    body.update(created_at=doc.created_at, author_is_department=doc.author_is_department,
+                text=index_form(doc.text)[0], author=index_form(doc.author)[0], doc=doc_to_json_text(doc))
+    return body
+
+
+def _fold_char(char: str) -> str:
+    """A letter without its accents when that is one character (é -> e), else the character."""
+    base = "".join(c for c in unicodedata.normalize("NFD", char) if not unicodedata.combining(c))
+    return base if len(base) == 1 else char
+
+
+def index_form(text: str) -> tuple[str, list[int]]:
+    """`text` as both backends tokenize it, plus where each of its characters came from.
+
+    FTS5's unicode61 splits on every character that is not a letter, digit or mark and drops
+    diacritics; the core-only server has neither a char filter nor asciifolding, and its standard
+    tokenizer keeps `foo.bar` or `don't` whole. So words are cut and folded here, one character for
+    one (combining marks dropped), and `positions` maps the result back to the original text so a
+    highlight shows the text as written.
+    """
+    out: list[str] = []
+    positions: list[int] = []
+    for index, char in enumerate(searchable_text(text)):
+        if char.isalnum():
+            out.append(char if char.isascii() else _fold_char(char))
+        elif unicodedata.category(char).startswith("M"):
+            continue  # a combining mark: FTS5 removes diacritics
+        else:
+            out.append(" ")
+        positions.append(index)
+    return "".join(out), positions
+
+
+def _highlight(text: str, fragments: list[str] | None, searched: bool) -> str:
+    """What SQLite's FTS5 shows: short texts whole with their matches marked, long ones a snippet
+    around the first match, and the start of the text when nothing in it matched."""
+    if not searched:
+        return excerpt(text)
+    if not fragments:
+        clean = searchable_text(text)
+        return clean if len(clean) <= WHOLE_TEXT_CHARS else excerpt(text)
+    marked = restore_highlight(text, fragments[0])
+    if len(text) <= WHOLE_TEXT_CHARS:
+        return marked
+    first = max(0, marked.find(HIGHLIGHT_START))
+    start = max(0, first - SNIPPET_CHARS // 3)
+    end = min(len(marked), start + SNIPPET_CHARS)
+    while marked.count(HIGHLIGHT_START, start, end) != marked.count(HIGHLIGHT_END, start, end) and end < len(marked):
+        end += 1  # never cut between a start and an end marker
+    return ("…" if start else "") + marked[start:end] + ("…" if end < len(marked) else "")
+
+
+def restore_highlight(original: str, fragment: str) -> str:
+    """Map a highlighted fragment of `index_form(original)` back onto the original characters."""
+    folded, positions = index_form(original)
+    plain = fragment.replace(HIGHLIGHT_START, "").replace(HIGHLIGHT_END, "")
+    start = folded.find(plain)
+    if start < 0 or not plain:
+        return fragment
+    source = searchable_text(original)
+    marks: dict[int, str] = {}
+    offset = start
+    for char in fragment:
+        if char in (HIGHLIGHT_START, HIGHLIGHT_END):
+            marks[offset] = marks.get(offset, "") + char
+        else:
+            offset += 1
+    end = start + len(plain)
+    # The highlighter trims the separators our folding made of punctuation: give back the text's ends.
+    start = 0 if not folded[:start].strip() else start
+    end = len(folded) if not folded[end:].strip() else end
+    pieces: list[str] = []
+    for i in range(start, end):
+        pieces.append(marks.get(i, ""))
+        nxt = positions[i + 1] if i + 1 < len(positions) else len(source)
+        pieces.append(source[positions[i]:nxt])  # with any combining marks that followed it
+    pieces.append(marks.get(end, ""))
+    return "".join(pieces)
+
+
+def _is_query_fault(exc: BadRequestError) -> bool:
+    kinds = {"search_phase_execution_exception", "query_shard_exception", "parsing_exception",
+             "illegal_argument_exception", "too_many_nested_clauses", "too_many_clauses", "x_content_parse_exception"}
+    error = exc.body.get("error", {}) if isinstance(exc.body, dict) else {}
+    return isinstance(error, dict) and error.get("type") in kinds
+
+
+def _reason(error: Any) -> str:
+    if isinstance(error, dict):
+        inner = error.get("error", error)
+        if isinstance(inner, dict):
+            cause = (inner.get("root_cause") or [inner])[0]
+            return f"{cause.get('type', 'error')}: {str(cause.get('reason', ''))[:300]}"
+        return str(inner)[:300]
+    return str(error)[:300]
+
+
+def _short(exc: BaseException) -> str:
+    if isinstance(exc, ApiError):
+        return f"HTTP {exc.meta.status} {_reason(exc.body)}"
+    return str(exc)[:300] or type(exc).__name__
+
+
+MAPPINGS: dict[str, Any] = {
+    "dynamic": "strict",
+    "properties": {
+        **{name: {"type": "keyword"} for name in _KEYWORDS},
+        "author_is_department": {"type": "boolean"},
+        "created_at": {"type": "date"},
+        "text": {"type": "text", "analyzer": "sunshine_stem",
+                 "fields": {"exact": {"type": "text", "analyzer": "sunshine_exact"}}},
+        "author": {"type": "text", "analyzer": "sunshine_stem"},
+        # The record's canonical JSON, returned by `get` and with hits byte for byte; never indexed.
+        "doc": {"type": "text", "index": False, "norms": False},
+    },
+}
