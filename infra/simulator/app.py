@@ -98,17 +98,20 @@ class SimulatorApp:
                 self._cache.clear()
                 self._cache_bytes = 0
                 self._cache_step = self.world.step
-            reply = self._cache.get(target)
+            # a header token is not part of the target, so such answers are neither cached nor reused
+            keyed = platform == BLUESKY or _header_token(headers) is None
+            reply = self._cache.get(target) if keyed else None
             if reply is None:
                 reply = self._route(platform, target, headers)
-                self._remember(target, reply, headers, platform)
+                if keyed:
+                    self._remember(target, reply)
         if fault is not None:
             reply = apply_fault(reply, fault)
         return reply
 
-    def _remember(self, target: str, reply: Reply, headers: Mapping[str, str], platform: str) -> None:
-        if not reply.cacheable or (platform == FACEBOOK and _header_token(headers) is not None):
-            return  # a header token is not in the target, so the answer is not keyed by it
+    def _remember(self, target: str, reply: Reply) -> None:
+        if not reply.cacheable:
+            return
         if self._cache_bytes + len(reply.body) > CACHE_BUDGET:
             self._cache.clear()
             self._cache_bytes = 0
