@@ -270,6 +270,13 @@ class LogWriter:
     def append(self, start_index: int, entries: Sequence[bytes]) -> None:
         """Publish entries [start_index, start_index + len(entries)); re-publishing is a no-op."""
         if self.size != start_index:
+            published = published_size(self.store)
+            if start_index > published:
+                raise SunshineError(f"cannot continue the ledger at index {start_index}: only {published} "
+                                    "entries are published; publish the missing ones first")
+            overlap = min(len(entries), published - start_index)
+            self._check_published(start_index, entries[:overlap])
+            start_index, entries = start_index + overlap, entries[overlap:]
             self._load(start_index)
         self.size = None  # until this publish completes, state must be reloaded on error
         tile_writes: list[tuple[str, bytes]] = []
@@ -312,6 +319,21 @@ class LogWriter:
                 raise SunshineError(f"cannot publish ledger entries from {start_index}: {exc}; the "
                                     "entries differ from those already published (history cannot be rewritten)") from None
         self.size = size
+
+
+    def _check_published(self, start_index: int, entries: Sequence[bytes]) -> None:
+        """Re-published entries must be byte-identical to the published ones."""
+        index = start_index
+        while index < start_index + len(entries):
+            bundle, within = divmod(index, TILE_WIDTH)
+            width = min(TILE_WIDTH, start_index + len(entries) - bundle * TILE_WIDTH)
+            published = tiles.decode_entry_bundle(_read_tile_bytes(self.store, None, bundle, width))
+            for offset in range(within, width):
+                if published[offset] != entries[bundle * TILE_WIDTH + offset - start_index]:
+                    raise SunshineError(
+                        f"ledger entry {bundle * TILE_WIDTH + offset} differs from the one already published "
+                        f"in {entries_key(bundle, width)}; history cannot be rewritten")
+            index = (bundle + 1) * TILE_WIDTH
 
 
 def _tile_root(row: bytearray | bytes) -> bytes:

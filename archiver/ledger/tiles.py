@@ -82,9 +82,11 @@ def parse_tile_path(path: str) -> TileRef:
     if len(groups) > 1 and groups[0] == "000":
         raise ValueError(f"tile index has a leading zero group: {path!r}")
     index = int("".join(groups))
-    width = int(match["width"]) if match["width"] else TILE_WIDTH
-    if width >= TILE_WIDTH:
-        raise ValueError(f"partial tile width must be below {TILE_WIDTH}: {path!r}")
+    width = TILE_WIDTH
+    if match["width"]:
+        width = int(match["width"])
+        if width >= TILE_WIDTH:
+            raise ValueError(f"partial tile width must be below {TILE_WIDTH}: {path!r}")
     level = None if match["level"] == "entries" else int(match["level"])
     ref = TileRef(level, index, width)
     if ref.path != path:

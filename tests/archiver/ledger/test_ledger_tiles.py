@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from archiver.errors import SunshineError
@@ -45,6 +45,8 @@ def test_size_70000_has_the_tiles_the_spec_lists():
 
 
 @given(level=st.one_of(st.none(), st.integers(0, 63)), index=st.integers(0, 10**12), width=st.integers(1, 256))
+@example(level=0, index=0, width=256)
+@example(level=None, index=1000, width=256)
 def test_tile_path_round_trips(level, index, width):
     ref = TileRef(level, index, width)
     assert tiles.parse_tile_path(ref.path) == ref
