@@ -1,0 +1,97 @@
+"""Fixtures for spider tests: the real platform simulator, and crawls run in fresh interpreters.
+
+Twisted's reactor cannot be restarted, so every crawl runs in its own `python` process
+(`crawl_runner.py`) and hands back its pickled Captures and Scrapy stats.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import subprocess
+import sys
+import tempfile
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from archiver.config import SourceConfig
+from archiver.model import Capture
+from infra.simulator.server import SimulatorHandle, start_simulator
+
+RUNNER = Path(__file__).with_name("crawl_runner.py")
+REPO = Path(__file__).resolve().parents[2]
+TOKEN_ENV = "SUNSHINE_TEST_SIM_TOKEN"
+FAST_RETRIES = {"SUNSHINE_RETRY_BASE_DELAY": 0.01, "SUNSHINE_RETRY_MAX_DELAY": 0.05}
+
+
+@dataclass
+class CrawlResult:
+    captures: list[Capture]
+    stats: dict[str, Any]
+
+    @property
+    def records(self) -> list[Any]:
+        return [record for capture in self.captures for record in capture.records]
+
+    @property
+    def errors(self) -> list[Capture]:
+        return [capture for capture in self.captures if capture.error]
+
+
+def source_for(sim: SimulatorHandle, platform: str, token_env: str | None = TOKEN_ENV) -> SourceConfig:
+    if platform == "bluesky":
+        return SourceConfig(name="spd-bluesky", platform="bluesky", account="springfieldpd.bsky.social",
+                            base_url=sim.bluesky_base_url)
+    return SourceConfig(name="spd-facebook", platform="facebook", account=sim.world.page_id,
+                        token_env=token_env, base_url=sim.facebook_base_url)
+
+
+def run_crawl(source: SourceConfig, *, known: frozenset[str] = frozenset(),
+              skip_threads: frozenset[str] = frozenset(), settings: dict[str, Any] | None = None,
+              token: str | None = "sim-token", timeout: float = 120) -> CrawlResult:
+    """Crawl `source` with its spider in a fresh process and return what it yielded."""
+    env = {key: value for key, value in os.environ.items() if key != TOKEN_ENV}
+    if token is not None:
+        env[TOKEN_ENV] = token
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")]))
+    with tempfile.TemporaryDirectory() as folder:
+        job, out = Path(folder, "job.pkl"), Path(folder, "out.pkl")
+        job.write_bytes(pickle.dumps({"source": source, "known": known, "skip_threads": skip_threads,
+                                      "settings": {**FAST_RETRIES, **(settings or {})}}))
+        done = subprocess.run([sys.executable, "-W", "ignore::DeprecationWarning", str(RUNNER), str(job),
+                               str(out)], env=env, cwd=REPO, capture_output=True, text=True, timeout=timeout)
+        if done.returncode != 0 or not out.exists():
+            raise AssertionError(f"crawl process failed ({done.returncode}):\n{done.stderr[-4000:]}")
+        result = pickle.loads(out.read_bytes())
+    return CrawlResult(result["captures"], result["stats"])
+
+
+@pytest.fixture(scope="module")
+def sim() -> Iterator[SimulatorHandle]:
+    handle = start_simulator(seed=1, scale=500, port=0, token="sim-token", rate_limit_every=None)
+    try:
+        yield handle
+    finally:
+        handle.stop()
+
+
+@pytest.fixture
+def make_sim() -> Iterator[Callable[..., SimulatorHandle]]:
+    """Start simulators with custom options; all are stopped at the end of the test."""
+    started: list[SimulatorHandle] = []
+
+    def make(**options: Any) -> SimulatorHandle:
+        options = {"seed": 7, "scale": 300, "port": 0, "token": "sim-token", **options}
+        handle = start_simulator(**options)
+        started.append(handle)
+        return handle
+
+    try:
+        yield make
+    finally:
+        for handle in started:
+            handle.stop()
