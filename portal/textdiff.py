@@ -12,15 +12,14 @@ import re
 from dataclasses import dataclass
 
 WORD_DIFF_MAX_TOKENS = 3000
-LINE_DIFF_MAX_CHARS = 200_000
-LINE_DIFF_MAX_LINES = 400
+LINE_DIFF_MAX_LINES = 400  # lines compared (beyond the common start and end) and shown
 LINE_MAX_CHARS = 1000
 _TOKEN = re.compile(r"\s+|\w+|[^\w\s]", re.UNICODE)
 
 
 @dataclass(frozen=True)
 class Segment:
-    op: str  # "same", "del", "ins"
+    op: str  # "same", "del", "ins", or "skip" (a note that unchanged lines were left out)
     text: str
 
 
@@ -57,21 +56,38 @@ def _word_segments(old: list[str], new: list[str]) -> tuple[Segment, ...]:
 
 
 def _line_diff(old: str, new: str) -> TextDiff:
-    truncated = len(old) > LINE_DIFF_MAX_CHARS or len(new) > LINE_DIFF_MAX_CHARS
-    old_lines = _lines(old[:LINE_DIFF_MAX_CHARS])
-    new_lines = _lines(new[:LINE_DIFF_MAX_CHARS])
+    """Line diff of the part between the common first and last lines, bounded in time and size."""
+    truncated = False
+    old_lines, new_lines = _lines(old), _lines(new)  # linear work, fine for megabytes
+    head = 0
+    while head < min(len(old_lines), len(new_lines)) and old_lines[head] == new_lines[head]:
+        head += 1
+    tail = 0
+    while (tail < min(len(old_lines), len(new_lines)) - head
+           and old_lines[-1 - tail] == new_lines[-1 - tail]):
+        tail += 1
+    old_mid = old_lines[head:len(old_lines) - tail]
+    new_mid = new_lines[head:len(new_lines) - tail]
     segments: list[Segment] = []
-    for line in difflib.unified_diff(old_lines, new_lines, lineterm="", n=1):
-        if line.startswith(("---", "+++")):
-            continue
-        if len(segments) >= LINE_DIFF_MAX_LINES:
-            truncated = True
-            break
-        op = {"-": "del", "+": "ins"}.get(line[:1], "same")
-        text = line[1:] if line[:1] in "-+ " else line
-        if len(text) > LINE_MAX_CHARS:
-            text, truncated = text[:LINE_MAX_CHARS] + "…", True
-        segments.append(Segment(op, text))
+    if head:
+        segments.append(Segment("skip", f"{head} unchanged line{'s' if head != 1 else ''}"))
+    if max(len(old_mid), len(new_mid)) <= LINE_DIFF_MAX_LINES:
+        matcher = difflib.SequenceMatcher(None, old_mid, new_mid, autojunk=False)
+        for tag, i1, i2, j1, j2 in matcher.get_opcodes():
+            if tag == "equal":
+                segments.extend(Segment("same", line) for line in old_mid[i1:i2])
+                continue
+            if tag in ("delete", "replace"):
+                segments.extend(Segment("del", line) for line in old_mid[i1:i2])
+            if tag in ("insert", "replace"):
+                segments.extend(Segment("ins", line) for line in new_mid[j1:j2])
+    else:  # too much changed to compare line by line in bounded time: show the start of each side
+        half = LINE_DIFF_MAX_LINES // 2
+        segments.extend(Segment("del", line) for line in old_mid[:half])
+        segments.extend(Segment("ins", line) for line in new_mid[:half])
+        truncated = True
+    if tail:
+        segments.append(Segment("skip", f"{tail} unchanged line{'s' if tail != 1 else ''}"))
     return TextDiff("lines", tuple(segments), truncated)
 
 

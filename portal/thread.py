@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 from archiver.model import RecordDoc
 
-MAX_DEPTH = 6
+MAX_DEPTH = 6  # levels shown, the thread root included
 
 
 @dataclass
@@ -50,7 +50,7 @@ def _is_ancestor(node: Node, candidate: Node, nodes: dict[str, Node]) -> bool:
 
 
 def _cap_depth(node: Node, depth: int) -> None:
-    if depth >= MAX_DEPTH - 1:
+    if depth >= MAX_DEPTH - 2:  # this node's children sit at the last level, flattened
         flat: list[Node] = []
         stack = list(reversed(node.children))
         while stack:
