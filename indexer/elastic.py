@@ -252,7 +252,7 @@ class ElasticIndex:
 
     def ping(self) -> None:
         try:
-            health = self._es.cluster.health(request_timeout=5)
+            health = self._es.options(request_timeout=5).cluster.health()
         except (ApiError, TransportError) as exc:
             raise SunshineError(f"Elasticsearch at {self.url} is not answering: {_short(exc)}") from exc
         if health.get("status") == "red":
