@@ -1,0 +1,258 @@
+"""Nothing lost when S3 is away: a local spool in front of the remote store.
+
+Every `put` lands in the spool first (fsynced and re-hashed, like the local store), then goes to the
+remote store with a few bounded retries. If the remote stays away, the capture is kept in the spool
+and the put returns a `SpooledPutResult`, so an archive run can finish with everything safe on disk
+and exit non-zero saying how much is waiting. `drain` (the start of the next run, `sunshine sync`)
+uploads what is waiting; the remote store's "same bytes, nothing to do" rule makes an upload that is
+repeated after a crash count once.
+
+After the remote has failed, further puts go straight to the spool for `cooldown` seconds instead of
+each waiting out its own retries: a run with thousands of captures still finishes promptly.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO, NamedTuple
+
+from archiver.canonical import sha256_hex
+from archiver.errors import IntegrityError, SunshineError
+from archiver.store import ObjectStore, PutResult, StoredObject
+from archiver.store.s3 import StoreUnavailableError
+
+# Worth trying again later: the server is away, or the bytes were damaged on the way and refused.
+RETRYABLE = (StoreUnavailableError, IntegrityError, OSError)
+
+
+@dataclass(frozen=True)
+class SpooledPutResult(PutResult):
+    """Stored safely in the local spool, not yet in the remote store (`version_id` is None)."""
+
+    spooled: bool = True
+
+
+class DrainResult(NamedTuple):
+    uploaded: list[PutResult]  # what reached the remote store now, in spool order
+    pending: list[str]  # keys still waiting in the spool
+
+
+@dataclass(frozen=True)
+class _Entry:
+    key: str
+    sha256: str
+    size: int
+    retain_days: int | None
+    replace: bool
+    spooled_at: int
+
+
+class SpoolingStore:
+    """An `ObjectStore` that never loses a put to an unreachable remote store."""
+
+    def __init__(self, remote: ObjectStore, spool_dir: Path, *, retry_seconds: float = 3.0,
+                 first_delay: float = 0.25, cooldown: float = 30.0,
+                 sleep: Callable[[float], None] = time.sleep,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.remote = remote
+        self.spool_dir = Path(spool_dir)
+        self.retry_seconds = retry_seconds
+        self.first_delay = first_delay
+        self.cooldown = cooldown
+        self._sleep = sleep
+        self._clock = clock
+        self._offline_until = float("-inf")
+        self._lock = threading.RLock()
+
+    # -- the spool on disk ----------------------------------------------------------------------
+
+    def _paths(self, key: str) -> tuple[Path, Path]:
+        name = hashlib.sha256(key.encode("utf-8")).hexdigest()
+        return self.spool_dir / f"{name}.data", self.spool_dir / f"{name}.json"
+
+    def _entry(self, key: str) -> _Entry | None:
+        data_path, meta_path = self._paths(key)
+        try:
+            entry = _Entry(**json.loads(meta_path.read_text("utf-8")))
+        except FileNotFoundError:
+            return None
+        return entry if data_path.is_file() else None
+
+    def _spool(self, key: str, data: bytes, retain_days: int | None, replace: bool) -> _Entry:
+        """Write data, then its description, each fsynced and renamed into place."""
+        self.spool_dir.mkdir(parents=True, exist_ok=True)
+        data_path, meta_path = self._paths(key)
+        entry = _Entry(key, sha256_hex(data), len(data), retain_days, replace, time.time_ns())
+        _write_durably(data_path, data)
+        stored = sha256_hex(data_path.read_bytes())
+        if stored != entry.sha256:
+            raise IntegrityError(f"spool file {data_path}: read back sha256 {stored}, wrote {entry.sha256}")
+        _write_durably(meta_path, json.dumps(entry.__dict__).encode("utf-8"))
+        _fsync_dir(self.spool_dir)
+        return entry
+
+    def _unspool(self, key: str) -> None:
+        data_path, meta_path = self._paths(key)
+        meta_path.unlink(missing_ok=True)  # description first: a data file alone is not pending
+        data_path.unlink(missing_ok=True)
+        _fsync_dir(self.spool_dir)
+
+    def _spooled_bytes(self, entry: _Entry) -> bytes:
+        data_path, _ = self._paths(entry.key)
+        data = data_path.read_bytes()
+        if sha256_hex(data) != entry.sha256:
+            raise IntegrityError(f"spool file {data_path} for object {entry.key} is damaged: sha256 "
+                                 f"{sha256_hex(data)}, expected {entry.sha256}; it was not uploaded")
+        return data
+
+    def _entries(self) -> list[_Entry]:
+        if not self.spool_dir.is_dir():
+            return []
+        entries = []
+        for meta_path in self.spool_dir.glob("*.json"):
+            try:
+                entry = _Entry(**json.loads(meta_path.read_text("utf-8")))
+            except (OSError, ValueError, TypeError):
+                continue
+            if meta_path.with_suffix(".data").is_file():
+                entries.append(entry)
+        return sorted(entries, key=lambda entry: (entry.spooled_at, entry.key))
+
+    # -- writes ---------------------------------------------------------------------------------
+
+    def put(self, key: str, data: bytes, *, retain_days: int | None = None,
+            replace: bool = False) -> PutResult:
+        with self._lock:
+            waiting = self._entry(key)
+            if waiting is not None and waiting.sha256 != sha256_hex(data) and not replace:
+                raise SunshineError(f"object {key} already exists with different content; not overwritten")
+            entry = self._spool(key, data, retain_days, replace)
+        if self._clock() < self._offline_until:
+            return self._spooled(entry)
+        delay, deadline = self.first_delay, self._clock() + self.retry_seconds
+        while True:
+            try:
+                result = self.remote.put(key, data, retain_days=retain_days, replace=replace)
+            except RETRYABLE:
+                if self._clock() + delay > deadline:
+                    self._offline_until = self._clock() + self.cooldown
+                    return self._spooled(entry)
+                self._sleep(delay)
+                delay *= 2
+                continue
+            except BaseException:
+                with self._lock:
+                    self._unspool(key)  # refused for good (e.g. would overwrite): not ours to keep
+                raise
+            with self._lock:
+                self._unspool(key)
+            return result
+
+    def _spooled(self, entry: _Entry) -> SpooledPutResult:
+        return SpooledPutResult(entry.key, entry.sha256, entry.size)
+
+    def pending(self) -> list[str]:
+        """Keys waiting in the spool, in the order they were written."""
+        return [entry.key for entry in self._entries()]
+
+    def drain(self) -> DrainResult:
+        """Upload what the spool holds, oldest first; stop at the first sign the remote is still away.
+
+        An object that cannot be uploaded for good (the remote holds different bytes under its key, or
+        the spool file is damaged) stays in the spool and is named in the `SunshineError` raised after
+        everything else was uploaded.
+        """
+        uploaded: list[PutResult] = []
+        conflicts: list[str] = []
+        with self._lock:
+            entries = self._entries()
+            for entry in entries:
+                try:
+                    data = self._spooled_bytes(entry)
+                except IntegrityError as exc:
+                    conflicts.append(str(exc))
+                    continue
+                try:
+                    result = self.remote.put(entry.key, data, retain_days=entry.retain_days,
+                                             replace=entry.replace)
+                except RETRYABLE:
+                    self._offline_until = self._clock() + self.cooldown
+                    break
+                except SunshineError as exc:
+                    conflicts.append(f"{entry.key} ({exc})")
+                    continue
+                self._unspool(entry.key)
+                uploaded.append(result)
+            else:
+                self._offline_until = float("-inf")
+            pending = self.pending()
+        if conflicts:
+            raise SunshineError(f"{len(conflicts)} spooled object(s) in {self.spool_dir} were refused by the "
+                                f"store and kept: {'; '.join(conflicts)}")
+        return DrainResult(uploaded, pending)
+
+    def delete(self, key: str, *, version_id: str | None = None) -> None:
+        with self._lock:
+            was_spooled = version_id is None and self._entry(key) is not None
+            if was_spooled:
+                self._unspool(key)
+        try:
+            self.remote.delete(key, version_id=version_id)
+        except KeyError:
+            if not was_spooled:
+                raise
+
+    # -- reads: spooled objects are served from the spool ----------------------------------------
+
+    def get(self, key: str, *, version_id: str | None = None) -> bytes:
+        entry = self._entry(key) if version_id is None else None
+        if entry is not None:
+            return self._spooled_bytes(entry)
+        return self.remote.get(key, version_id=version_id)
+
+    def get_range(self, key: str, offset: int, length: int, *, version_id: str | None = None) -> bytes:
+        if version_id is None and self._entry(key) is not None:
+            return self.get(key)[offset:offset + max(length, 0)]
+        return self.remote.get_range(key, offset, length, version_id=version_id)
+
+    def open(self, key: str, *, version_id: str | None = None) -> BinaryIO:
+        if version_id is None and (entry := self._entry(key)) is not None:
+            return io.BytesIO(self._spooled_bytes(entry))
+        return self.remote.open(key, version_id=version_id)
+
+    def exists(self, key: str) -> bool:
+        return self._entry(key) is not None or self.remote.exists(key)
+
+    def list(self, prefix: str = "") -> Iterator[StoredObject]:
+        spooled = {entry.key: entry.size for entry in self._entries() if entry.key.startswith(prefix)}
+        remote = {item.key: item for item in self.remote.list(prefix)}
+        for key in sorted(spooled.keys() | remote.keys()):
+            yield StoredObject(key, spooled[key]) if key in spooled else remote[key]
+
+    def ping(self) -> None:
+        self.remote.ping()
+
+
+def _write_durably(path: Path, data: bytes) -> None:
+    tmp = path.with_name(f".tmp-{path.name}")
+    with open(tmp, "wb") as handle:
+        handle.write(data)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(tmp, path)
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
