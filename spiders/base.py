@@ -87,20 +87,23 @@ def _header_pairs(headers: Any) -> tuple[tuple[str, str], ...]:
     return tuple(pairs)
 
 
+def _phrase(status: int) -> str:
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return ""
+
+
 def exchange_of(response: Response) -> HttpExchange:
     """The byte-exact exchange behind a response (body untouched, secrets redacted)."""
     request = response.request
     assert request is not None  # Scrapy always sets it on downloaded responses
-    try:
-        reason = HTTPStatus(response.status).phrase
-    except ValueError:
-        reason = ""
     return HttpExchange(
         url=redact_url(response.url),
         method=request.method,
         request_headers=_header_pairs(request.headers),
         status=response.status,
-        reason=reason,
+        reason=_phrase(response.status),
         response_headers=_header_pairs(response.headers),
         body=response.body,
         fetched_at=request.meta.get(FETCHED_AT) or utc_now(),
@@ -187,7 +190,7 @@ class ApiSpider(scrapy.Spider):
             payload = json.loads(response.body)
         except ValueError as exc:  # includes UnicodeDecodeError
             outcome = Outcome(error=f"HTTP {response.status}: response is not valid JSON ({exc})"
-                              if response.status == 200 else f"HTTP {response.status}: non-JSON error body")
+                              if response.status == 200 else f"HTTP {response.status} {_phrase(response.status)} (body is not JSON)")
         else:
             if response.status != 200:
                 outcome = self.http_error(response.status, payload, ctx)

@@ -1,0 +1,73 @@
+"""Broken answers become error Captures (never exceptions, never silence) and the crawl keeps going."""
+
+from __future__ import annotations
+
+import socket
+
+from conftest import run_crawl, source_for
+
+from archiver.config import SourceConfig
+from infra.simulator.faults import Fault
+
+ONE_OFF = ("truncated_json", "missing_id", "wrong_types", "html", "empty_body")
+
+
+def test_bluesky_thread_faults_each_become_one_error_capture(make_sim):
+    sim = make_sim(seed=3, scale=300)
+    posts = [r for r in sim.world.records() if r.platform == "bluesky" and r.kind == "post"]
+    doomed = posts[0].native_id
+    sim.add_fault(Fault("server_error", path_contains="getAuthorFeed", count=1))  # retried, then fine
+    sim.add_fault(Fault("server_error", path_contains=doomed.rsplit("/", 1)[-1], count=None))
+    for kind in ONE_OFF:
+        sim.add_fault(Fault(kind, path_contains="getPostThread", count=1, platform="bluesky"))
+    result = run_crawl(source_for(sim, "bluesky"))
+
+    errors = result.errors
+    assert len(errors) == len(ONE_OFF) + 1
+    assert all(c.records == () and c.completes_thread is None for c in errors)
+    assert all("getPostThread" in c.exchange.url for c in errors)
+    messages = " | ".join(c.error for c in errors)
+    assert "not valid JSON" in messages and "HTTP 500" in messages
+    assert "thread.post.uri: expected a string, got NoneType" in messages  # missing_id
+    assert "thread.post.uri: expected a string, got int" in messages  # wrong_types
+    exhausted = [c for c in errors if c.exchange.status == 500]
+    assert len(exhausted) == 1 and b"Internal Server Error" in exhausted[0].exchange.body
+    assert result.stats["sunshine_retry/max_reached"] == 1
+
+    completed = {c.completes_thread for c in result.captures if c.completes_thread}
+    assert len(completed) == len(posts) - len(errors) and doomed not in completed
+    assert {r.native_id for r in result.records if r.kind == "post"} == {p.native_id for p in posts}
+
+
+def test_facebook_malformed_pages_are_error_captures(make_sim):
+    sim = make_sim(seed=4, scale=300)
+    sim.add_fault(Fault("missing_id", path_contains="/comments", count=1, platform="facebook"))
+    sim.add_fault(Fault("wrong_types", path_contains="/comments", count=1, platform="facebook"))
+    result = run_crawl(source_for(sim, "facebook"))
+    messages = sorted(c.error for c in result.errors)
+    assert len(messages) == 2
+    assert "data[0].id: expected a string, got NoneType" in messages[0]
+    assert "data[0].id: expected a string, got int" in messages[1]
+    posts = {r.native_id for r in sim.world.records() if r.platform == "facebook" and r.kind == "post"}
+    assert len({c.completes_thread for c in result.captures if c.completes_thread}) == len(posts) - 2
+
+
+def test_facebook_broken_feed_page_stops_nothing_silently(make_sim):
+    sim = make_sim(seed=4, scale=300)
+    sim.add_fault(Fault("wrong_types", path_contains="/feed", count=1, platform="facebook"))
+    result = run_crawl(source_for(sim, "facebook"), known=frozenset({f"{sim.world.page_id}_1"}))
+    [error] = result.errors
+    assert "data[0].id" in error.error and error.records == ()
+    assert not any(c.tombstones for c in result.captures)  # no deletion sweep after a broken feed walk
+
+
+def test_unreachable_platform_is_an_error_capture_after_retries():
+    with socket.socket() as probe:  # a port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    source = SourceConfig(name="down", platform="bluesky", account="springfieldpd.bsky.social",
+                          base_url=f"http://127.0.0.1:{port}/bluesky")
+    result = run_crawl(source, settings={"SUNSHINE_RETRY_TIMES": 2})
+    [capture] = result.captures
+    assert capture.exchange.status == 0 and capture.exchange.body == b""
+    assert "no response after retries" in capture.error and "Connection" in capture.error
