@@ -226,6 +226,15 @@ class LogReader:
     def consistency_proof(self, old: int, new: int) -> list[bytes]:
         return merkle.consistency_proof(old, new, self._hashes(new))
 
+    def inclusion_json(self, index: int, size: int) -> dict:
+        """The `/api/v1/proof/inclusion` body: `{"index", "size", "leaf_hash", "proof": [hex…], "root"}`."""
+        return {"index": index, "size": size, "leaf_hash": self.leaf_hash(index, size).hex(),
+                "proof": [h.hex() for h in self.inclusion_proof(index, size)], "root": self.root(size).hex()}
+
+    def consistency_json(self, old: int, new: int) -> dict:
+        """The `/api/v1/proof/consistency` body: `{"old", "new", "proof": [hex…]}`."""
+        return {"old": old, "new": new, "proof": [h.hex() for h in self.consistency_proof(old, new)]}
+
 
 # ---------------------------------------------------------------------------------------- writing
 

@@ -1,0 +1,5 @@
+module sunshine/tests/go/ledgerverify
+
+go 1.22.0
+
+require golang.org/x/mod v0.22.0
