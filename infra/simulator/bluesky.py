@@ -47,8 +47,9 @@ def post_view(world: World, node: Node, media_base: str) -> dict[str, Any]:
     record: dict[str, Any] = {"$type": "app.bsky.feed.post", "createdAt": created, "langs": ["en"],
                               "text": world.text_of(node)}
     if node.parent is not None:
-        record["reply"] = {"root": {"cid": node.root_cid, "uri": node.root.native_id},
-                           "parent": {"cid": node.parent_cid, "uri": node.parent.native_id}}
+        record["reply"] = {"root": {"cid": world.cid(node.root, node.root_version), "uri": node.root.native_id},
+                           "parent": {"cid": world.cid(node.parent, node.parent_version),
+                                      "uri": node.parent.native_id}}
     view: dict[str, Any] = {
         "uri": node.native_id,
         "cid": world.cid(node),

@@ -8,25 +8,31 @@ pure function of its inputs, so a seed reproduces the same ids byte for byte.
 
 from __future__ import annotations
 
-import base64
 import hashlib
 from datetime import UTC, datetime
 
 _SORTABLE = "234567abcdefghijklmnopqrstuvwxyz"
+_PAIRS = [first + second for first in _SORTABLE for second in _SORTABLE]  # 10 bits per lookup
 
 
 def tid(micros: int, clock_id: int) -> str:
     """A 13-character TID: `micros` in the top 53 bits after a zero bit, `clock_id` in the low 10."""
     value = ((micros & ((1 << 53) - 1)) << 10) | (clock_id & 0x3FF)
-    chars = []
-    for _ in range(13):
-        value, digit = divmod(value, 32)
-        chars.append(_SORTABLE[digit])
-    return "".join(reversed(chars))
+    return _SORTABLE[value >> 60] + "".join(_PAIRS[(value >> shift) & 0x3FF] for shift in (50, 40, 30, 20, 10, 0))
+
+
+_RFC4648 = "abcdefghijklmnopqrstuvwxyz234567"
+_RFC_PAIRS = [first + second for first in _RFC4648 for second in _RFC4648]
 
 
 def _b32(data: bytes) -> str:
-    return base64.b32encode(data).decode("ascii").lower().rstrip("=")
+    """Unpadded lowercase RFC 4648 base32 (what `base64.b32encode` gives, several times faster)."""
+    bits = len(data) * 8
+    chars = -(-bits // 5)
+    value = int.from_bytes(data, "big") << (chars * 5 - bits)
+    even = chars + chars % 2  # read two characters (10 bits) at a time; an odd count gets a leading "a"
+    text = "".join(_RFC_PAIRS[(value >> shift) & 0x3FF] for shift in range((even - 2) * 5, -1, -10))
+    return text[even - chars:]
 
 
 def record_cid(*parts: object) -> str:

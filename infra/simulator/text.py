@@ -8,6 +8,7 @@ same key at a higher version.
 from __future__ import annotations
 
 import random
+import string
 
 ROADS = ("Main Street", "Oak Avenue", "Route 9", "Elm Street", "Harbor Boulevard", "Maple Drive",
          "Evergreen Terrace", "Industrial Parkway", "Lincoln Avenue", "River Road", "5th Street",
@@ -84,13 +85,18 @@ UPDATES = (
 )
 
 
+_SLOTS = {"road": ROADS, "road2": ROADS, "road3": ROADS, "road4": ROADS, "place": PLACES, "crime": CRIMES,
+          "when": WHEN, "work": WORK, "event": EVENTS, "clothes": CLOTHES, "first": FIRST, "last": LAST,
+          "tip": TIPS}
+_NEEDED: dict[str, tuple[str, ...]] = {}  # template -> the slot names it uses, in order
+
+
 def _fill(template: str, rng: random.Random) -> str:
-    return template.format(
-        road=rng.choice(ROADS), road2=rng.choice(ROADS), road3=rng.choice(ROADS), road4=rng.choice(ROADS),
-        place=rng.choice(PLACES), crime=rng.choice(CRIMES), when=rng.choice(WHEN), work=rng.choice(WORK),
-        event=rng.choice(EVENTS), clothes=rng.choice(CLOTHES), first=rng.choice(FIRST), last=rng.choice(LAST),
-        tip=rng.choice(TIPS), age=rng.randint(14, 81),
-    )
+    names = _NEEDED.get(template)
+    if names is None:
+        names = _NEEDED[template] = tuple(n for _, n, _, _ in string.Formatter().parse(template) if n)
+    values = {name: (rng.randint(14, 81) if name == "age" else rng.choice(_SLOTS[name])) for name in names}
+    return template.format(**values)
 
 
 def make_text(key: int, *, department: bool, reply: bool, version: int) -> str:

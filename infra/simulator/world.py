@@ -91,7 +91,7 @@ class Node:
 
     __slots__ = ("idx", "platform", "parent", "root", "depth", "author", "created_ms", "version",
                  "edited_ms", "deleted", "hidden", "images", "children", "native_id", "rkey", "number",
-                 "parent_cid", "root_cid", "open")
+                 "parent_version", "root_version", "open")
 
     def __init__(self, idx: int, platform: str, parent: Node | None, author: int, created_ms: int) -> None:
         self.idx = idx
@@ -111,8 +111,8 @@ class Node:
         self.native_id = ""
         self.rkey = ""
         self.number = ""
-        self.parent_cid = ""
-        self.root_cid = ""
+        self.parent_version = 0  # the parent's version when this reply was made (its strong ref)
+        self.root_version = 0
 
     @property
     def is_department(self) -> bool:
@@ -144,6 +144,7 @@ class World:
         self._hostile_text: dict[int, str] = {}
         self._protected: set[int] = set()
         self._texts: dict[int, tuple[int, str]] = {}
+        self._cids: dict[tuple[int, int], str] = {}
         self._media: dict[str, bytes | None] = {}
         self._feeds: dict[str, tuple[int, list[Node], list[tuple[int, int]]]] = {}
         self._id_base = (seed % 9973) * 10**9
@@ -170,8 +171,8 @@ class World:
             did = self.bluesky_did if author == DEPARTMENT else self.residents[author].did
             node.native_id = f"at://{did}/app.bsky.feed.post/{node.rkey}"
             if parent is not None:
-                node.parent_cid = self.cid(parent)
-                node.root_cid = self.cid(node.root)
+                node.parent_version = parent.version
+                node.root_version = node.root.version
             node.images = tuple(f"bsky-{node.rkey}-{k}" for k in range(images))
         elif parent is None:
             node.number = str(122_000_000_000_000_000 + self._id_base + node.idx)
@@ -197,8 +198,12 @@ class World:
         return self._add(platform, None, DEPARTMENT, low_ms + int(rng.random() * (high_ms - low_ms)), images)
 
     def _reply(self, rng: random.Random, post: Node, not_before_ms: int) -> Node:
-        pool = [n for n in post.open if not n.deleted] if post.open else []  # type: ignore[union-attr]
-        parent = pool[int(rng.random() * len(pool))] if pool and rng.random() < 0.45 else post
+        pool = post.open or []
+        parent = post
+        if pool and rng.random() < 0.45:
+            parent = pool[int(rng.random() * len(pool))]
+            if parent.deleted:
+                parent = post
         author = DEPARTMENT if rng.random() < 0.07 else int(rng.random() * len(self.residents))
         start = max(parent.created_ms, not_before_ms)
         span = max(0, self.now_ms - start - 2000)
@@ -322,9 +327,13 @@ class World:
         self._texts[node.idx] = (node.version, value)
         return value
 
-    def cid(self, node: Node) -> str:
-        """The record's current CID: an edit makes a new one."""
-        return ids.record_cid(self.seed, node.idx, node.version)
+    def cid(self, node: Node, version: int | None = None) -> str:
+        """The record's CID now (or at `version`): an edit makes a new one."""
+        key = (node.idx, node.version if version is None else version)
+        value = self._cids.get(key)
+        if value is None:
+            value = self._cids[key] = ids.record_cid(self.seed, *key)
+        return value
 
     def author_name(self, node: Node) -> str:
         return DEPARTMENT_NAME if node.is_department else self.residents[node.author].name
