@@ -15,6 +15,7 @@ expression builder accepts (AND/OR/NOT, phrases, prefixes), never Lucene's full 
 from __future__ import annotations
 
 import logging
+import re
 import unicodedata
 from collections.abc import Iterable, Iterator
 from datetime import UTC, date, datetime, timedelta
@@ -40,7 +41,8 @@ MAX_ANALYZED_OFFSET = 200_000  # megabyte texts are highlighted in their first p
 FACET_SIZE = 500
 SIMPLE_QUERY_FLAGS = "AND|OR|NOT|PHRASE|PREFIX|WHITESPACE"
 _KEYWORDS = ("record_id", "platform", "account", "kind", "status", "thread_id", "parent_id")
-_SEARCHED = ("text", "author")  # as in FTS5: every word may match either column
+_SEARCHED = ("text", "author")
+_ASCII_NON_WORD = re.compile(r"[^A-Za-z0-9]")  # as in FTS5: every word may match either column
 
 
 class ElasticIndex:
@@ -317,8 +319,15 @@ def _source(doc: RecordDoc) -> dict[str, Any]:
     body: dict[str, Any] = {name: column_text(value) if (value := getattr(doc, name)) else value
                             for name in _KEYWORDS}
     body.update(created_at=doc.created_at, author_is_department=doc.author_is_department,
-                text=index_form(doc.text)[0], author=index_form(doc.author)[0], doc=doc_to_json_text(doc))
+                text=_folded(doc.text), author=_folded(doc.author), doc=doc_to_json_text(doc))
     return body
+
+
+def _folded(text: str) -> str:
+    """`index_form(text)` without the positions; plain ASCII (most posts) takes a fast path."""
+    if text.isascii():
+        return _ASCII_NON_WORD.sub(" ", text)
+    return index_form(text)[0]
 
 
 def _fold_char(char: str) -> str:
