@@ -5,9 +5,10 @@
 search read model (`indexer.SearchIndex`) and the object store, never the archiver's catalog, so
 several portal hosts can serve one archive.
 
-Blueprints: `public` (HTML pages and `/healthz`) and `api` (`/api/v1/…`). The ledger and clerk
-areas register beside them later (`_BLUEPRINTS` below); the clerk area is the only one allowed to
-accept writes (`security.WRITABLE_BLUEPRINTS`).
+Blueprints: `public` (HTML pages and `/healthz`) and `api` (`/api/v1/…`). The `ledger` and `clerk`
+areas register beside them as soon as `portal/ledger.py` / `portal/clerk.py` exist (`BLUEPRINTS`);
+the clerk area is the only one allowed to accept writes (`security.WRITABLE_BLUEPRINTS`). Pages link
+to `ledger.verify` and `ledger.inclusion_proof` (`?index=I`) once those endpoints exist.
 
 Settings (Flask config keys; override with `settings=` or `SUNSHINE_PORTAL_<KEY>` variables):
 `RATE_LIMIT_PER_MINUTE` (default 300, 0 turns the limiter off), `RATE_LIMIT_BURST` (default 60),
@@ -17,6 +18,7 @@ Settings (Flask config keys; override with `settings=` or `SUNSHINE_PORTAL_<KEY>
 
 from __future__ import annotations
 
+import importlib
 import logging
 from collections.abc import Mapping
 from pathlib import Path
@@ -29,6 +31,8 @@ from archiver.model import KINDS, STATUSES
 from archiver.store import ObjectStore
 from indexer import SearchIndex
 
+BLUEPRINTS = ("public", "api", "ledger", "clerk")
+REQUIRED_BLUEPRINTS = frozenset({"public", "api"})
 DEFAULT_SETTINGS: dict[str, Any] = {
     "RATE_LIMIT_PER_MINUTE": 300,
     "RATE_LIMIT_BURST": 60,
@@ -83,11 +87,18 @@ class PortalResponse(Response):
 
 
 def _register_blueprints(app: Flask) -> None:
-    from portal.api import bp as api_bp
-    from portal.public import bp as public_bp
+    """`public` and `api` always; `ledger` and `clerk` as soon as their modules exist.
 
-    for blueprint in (public_bp, api_bp):  # ledger and clerk register here when they exist
-        app.register_blueprint(blueprint)
+    Each area is a module `portal.<name>` exporting a Blueprint `bp` named `<name>`.
+    """
+    for name in BLUEPRINTS:
+        try:
+            module = importlib.import_module(f"portal.{name}")
+        except ModuleNotFoundError as exc:
+            if exc.name != f"portal.{name}" or name in REQUIRED_BLUEPRINTS:
+                raise
+            continue  # an area not built yet
+        app.register_blueprint(module.bp)
 
 
 def _template_globals(app: Flask, config: Config) -> None:

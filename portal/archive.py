@@ -30,10 +30,17 @@ class NotStored(LookupError):
 
 @dataclass(frozen=True)
 class CapturedResponse:
+    """A response payload byte for byte as the archiver wrote it into the WARC record.
+
+    The archiver stores the body as the spider received it; if that is still compressed, the original
+    `Content-Encoding` is kept so a browser can decode it (see `public.capture`).
+    """
+
     status: int
     content_type: str
     body: bytes
     target_uri: str
+    content_encoding: str | None
     warc_member: bytes
     warc_key: str
     warc_offset: int
@@ -89,11 +96,13 @@ def read_capture(store: ObjectStore, version: dict[str, Any]) -> CapturedRespons
             if record.rec_type != "response" or record.http_headers is None:
                 continue
             headers = record.http_headers
+            encoding = (headers.get_header("Content-Encoding") or "").strip().lower()
             return CapturedResponse(
                 status=int(headers.get_statuscode() or 0),
                 content_type=headers.get_header("Content-Type") or "application/octet-stream",
-                body=record.content_stream().read(),
+                body=record.raw_stream.read(),  # the payload exactly as archived, no decoding
                 target_uri=record.rec_headers.get_header("WARC-Target-URI") or "",
+                content_encoding=encoding or None,
                 warc_member=member, warc_key=key, warc_offset=offset,
             )
     except (ArchiveLoadFailed, ValueError, EOFError, OSError) as exc:

@@ -95,6 +95,8 @@ def capture(record_id: str) -> Response:
         name = f"{doc.record_id}-v{version.get('version')}.warc.gz"
         headers["Content-Disposition"] = f'attachment; filename="{name}"'
         return Response(captured.warc_member, headers=headers, content_type="application/warc")
+    if captured.content_encoding == "gzip" and captured.body[:2] == b"\x1f\x8b":
+        headers["Content-Encoding"] = "gzip"  # still compressed as sent: let the client decode it
     return Response(captured.body, headers=headers, content_type=captured.content_type)
 
 

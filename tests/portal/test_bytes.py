@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import io
 
 from warcio.archiveiterator import ArchiveIterator
+from warcio.statusandheaders import StatusAndHeaders
+from warcio.warcwriter import WARCWriter
 
-from archiver.canonical import canonical_json
+from archiver.canonical import canonical_json, sha256_hex
+from archiver.config import load_config
+from archiver.model import RecordDoc
+from archiver.store.keys import blob_key
+from archiver.store.local import LocalStore
+from portal import create_app
+from tests.portal.conftest import open_sqlite_index, write_config
 
 
 def test_raw_is_byte_exact_and_etag_is_its_sha256(client, archive):
@@ -84,3 +93,42 @@ def test_capture_bad_format_and_missing_version(client, archive):
     post = archive.records["post"]
     assert client.get(f"/records/{post.record_id}/capture?format=zip").status_code == 400
     assert client.get(f"/records/{post.record_id}/capture?version=7").status_code == 404
+
+
+def test_capture_in_archiver_layout_keeps_compressed_body(tmp_path):
+    """Response record first, then its request (as archiver/warc.py writes); a gzip body stays gzip."""
+    native = canonical_json({"id": "1", "text": "hello"})
+    body = gzip.compress(b'{"data":[' + native + b"]}")
+    buffer = io.BytesIO()
+    writer = WARCWriter(buffer, gzip=True)
+    writer.write_record(writer.create_warcinfo_record("t.warc.gz", {"software": "test"}))
+    start = buffer.tell()
+    http = StatusAndHeaders("200 OK", [("Content-Type", "application/json"), ("Content-Encoding", "gzip")],
+                            protocol="HTTP/1.1")
+    writer.write_record(writer.create_warc_record("https://api.example/1", "response",
+                                                  payload=io.BytesIO(body), http_headers=http))
+    request = StatusAndHeaders("GET /1 HTTP/1.1", [("Host", "api.example")], is_http_request=True)
+    writer.write_record(writer.create_warc_record("https://api.example/1", "request",
+                                                  payload=io.BytesIO(b""), http_headers=request))
+    ref = {"key": "warc/r/t-00001.warc.gz", "offset": start, "length": buffer.tell() - start}
+
+    store = LocalStore(tmp_path / "store")
+    store.put(ref["key"], buffer.getvalue())
+    store.put(blob_key(sha256_hex(native)), native)
+    doc = RecordDoc(record_id="web-1", platform="web", account="a", kind="post", native_id="1", url="",
+                    author="a", author_is_department=True, created_at="2026-01-01T00:00:00Z", text="hello",
+                    parent_id=None, thread_id="web-1", status="active", sha256=sha256_hex(native),
+                    ledger_index=None,
+                    versions=({"version": 1, "captured_at": "2026-01-01T00:00:00Z", "status": "active",
+                               "content_sha256": sha256_hex(native), "warc_ref": ref, "ledger_index": None,
+                               "text": "hello"},))
+    index = open_sqlite_index(tmp_path / "search.sqlite")
+    index.upsert([doc])
+    client = create_app(load_config(write_config(tmp_path)), index=index,
+                        settings={"RATE_LIMIT_PER_MINUTE": 0}).test_client()
+    response = client.get("/records/web-1/capture")
+    assert response.status_code == 200
+    assert response.data == body
+    assert response.headers["Content-Encoding"] == "gzip"
+    assert response.headers["Content-Type"] == "application/json"
+    assert "Ledger entry" not in client.get("/records/web-1").get_data(as_text=True)
