@@ -37,17 +37,17 @@ class _Handler(BaseHTTPRequestHandler):
         self.server.connections.discard(self.connection)
         super().finish()
 
-    def _serve(self, method: str) -> None:
+    def _serve(self, method: str, *, with_body: bool = True) -> None:
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length else b""
         reply = self.server.app.handle(method, self.path, self.headers, body)
-        self._write(reply, with_body=method != "HEAD")
+        self._write(reply, with_body=with_body)
 
     def do_GET(self) -> None:  # noqa: N802 - the stdlib's naming
         self._serve("GET")
 
     def do_HEAD(self) -> None:  # noqa: N802
-        self._serve("GET")
+        self._serve("GET", with_body=False)
 
     def do_POST(self) -> None:  # noqa: N802
         self._serve("POST")
