@@ -61,7 +61,7 @@ class ElasticIndex:
     def upsert(self, docs: Iterable[RecordDoc]) -> int:
         """Index or replace records by record_id, then refresh so the next search sees them."""
         with self._errors():
-            if not self._es.indices.exists_alias(name=self.alias):
+            if not self._es.indices.exists(index=self.alias):  # an alias, or an index of that name
                 self._swap_alias(self._create_index())
             written = self._bulk(self.alias, docs)
             self._es.indices.refresh(index=self.alias)
