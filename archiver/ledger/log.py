@@ -16,6 +16,7 @@ before entry bundles, so an entry bundle's presence means the tiles above it exi
 from __future__ import annotations
 
 import os
+import threading
 import weakref
 from collections import OrderedDict
 from collections.abc import Sequence
@@ -47,6 +48,7 @@ CHECKPOINT_KEY = LEDGER_PREFIX + "checkpoint"
 CHECKPOINTS_PREFIX = LEDGER_PREFIX + "checkpoints/"
 KEY_KEY = LEDGER_PREFIX + "key"
 PUT_CONCURRENCY = 8
+_CACHE_LOCK = threading.Lock()  # portal threads share a LogReader's tile cache
 
 
 def tile_key(level: int, index: int, width: int = TILE_WIDTH) -> str:
@@ -143,19 +145,21 @@ class StoreHashReader:
         if width <= 0:
             raise ValueError(f"tile {tile_level}/{index} is outside a tree of size {self.size}")
         cache_key = (tile_level, index, width)
-        rows = self.cache.get(cache_key)
-        if rows is not None:
-            self.cache.move_to_end(cache_key)
-            return rows
+        with _CACHE_LOCK:
+            rows = self.cache.get(cache_key)
+            if rows is not None:
+                self.cache.move_to_end(cache_key)
+                return rows
         row = _read_tile_bytes(self.store, tile_level, index, width)
         rows = [row]
         while len(row) >= 2 * HASH:
             row = b"".join(merkle.node_hash(row[i:i + HASH], row[i + HASH:i + 2 * HASH])
                            for i in range(0, len(row) - HASH, 2 * HASH))
             rows.append(row)
-        self.cache[cache_key] = rows
-        if len(self.cache) > self.cache_tiles:
-            self.cache.popitem(last=False)
+        with _CACHE_LOCK:
+            self.cache[cache_key] = rows
+            while len(self.cache) > self.cache_tiles:
+                self.cache.popitem(last=False)
         return rows
 
     def read_hashes(self, addresses: Sequence[Address]) -> list[bytes]:
@@ -177,14 +181,24 @@ def _checkpoint_body(text: str) -> Checkpoint:
 
 
 class LogReader:
-    """Proofs and entries from the store alone, so any portal host can answer them."""
+    """Proofs and entries from the store alone, so any portal host can answer them.
+
+    Sizes are bounded by the latest signed checkpoint: asking beyond it is a `ValueError` (a bad
+    request), never a hunt for tiles that do not exist. Missing or damaged tiles inside it raise
+    `SunshineError` naming the object. Safe to share between threads.
+    """
 
     def __init__(self, store: ObjectStore, cache_tiles: int = 1024) -> None:
         self.store = store
         self._cache: OrderedDict = OrderedDict()
         self._cache_tiles = cache_tiles
+        self._signed_size = -1
 
     def _hashes(self, size: int) -> StoreHashReader:
+        if size > self._signed_size:
+            self._signed_size = self.size()  # re-read the checkpoint only when asked beyond it
+            if size > self._signed_size:
+                raise ValueError(f"tree size {size} is beyond the latest checkpoint (size {self._signed_size})")
         return StoreHashReader(self.store, size, self._cache, self._cache_tiles)
 
     def checkpoint(self) -> str:
@@ -214,6 +228,7 @@ class LogReader:
         size = self.size() if size is None else size
         if not 0 <= index < size:
             raise ValueError(f"entry index {index} is not inside a log of size {size}")
+        self._hashes(size)  # bounds `size` by the checkpoint
         bundle, within = divmod(index, TILE_WIDTH)
         width = min(TILE_WIDTH, size - bundle * TILE_WIDTH)
         data = _read_tile_bytes(self.store, None, bundle, width)

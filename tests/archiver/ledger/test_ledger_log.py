@@ -59,11 +59,12 @@ def test_round_trip_across_tile_boundaries(store, signer, size: int):
     for old in {1, size // 2 or 1, size}:
         merkle.verify_consistency(old, size, reader.root(old), checkpoint.root, reader.consistency_proof(old, size))
     assert log.verify_log(store, log.verifier_key(signer)) == []
+    with pytest.raises(ValueError, match="beyond the latest checkpoint"):
+        reader.inclusion_proof(0, size + 1)
 
 
 def test_65537_entries_and_every_checkpoint_stays_provable(store, signer):
     published = publish(store, [300, 65537], batch=1000)
-    # sign at 300 first? publish then sign twice at two sizes:
     assert log.published_size(store) == 65537
     text = log.sign_checkpoint(store, signer, ORIGIN)
     assert store.exists("ledger/tile/2/000.p/1") and store.exists("ledger/tile/1/000")
@@ -215,3 +216,14 @@ def test_verify_log_names_a_damaged_checkpoint_and_missing_objects(audited):
     assert any(p.startswith("ledger/checkpoints/300: checkpoint does not verify") for p in problems), problems
     assert "ledger/tile/0/000: hash tile is missing" in problems
     assert log.verify_log(store, note.generate_signer(ORIGIN).verifier().key())  # wrong key: nothing verifies
+
+
+def test_empty_log_signs_the_empty_root_then_grows(store, signer):
+    text = log.sign_checkpoint(store, signer, ORIGIN)
+    assert note.parse_checkpoint(note.open_note(text, [signer.verifier()]).text).root == merkle.EMPTY_ROOT
+    assert LogReader(store).size() == 0
+    publish(store, [1024], batch=512)
+    assert log.published_size(store) == 1024
+    log.sign_checkpoint(store, signer, ORIGIN)
+    assert LogReader(store).size() == 1024
+    assert log.verify_log(store, log.verifier_key(signer)) == []
