@@ -24,6 +24,7 @@ from portal.thread import nest
 bp = Blueprint("public", __name__)
 
 LATEST_ON_HOME = 10
+THREAD_LIMIT = 500
 HTML_ARGS = ("q", "platform", "account", "kind", "status", "from", "to", "page")
 
 
@@ -49,11 +50,15 @@ def search() -> str:
 def record(record_id: str) -> str:
     doc = _get_record(record_id)
     thread = index().thread(doc.thread_id) if doc.thread_id else []
+    thread_size = len(thread)
+    if thread_size > THREAD_LIMIT:  # a viral post: show the start of the conversation, not all of it
+        thread = thread[:THREAD_LIMIT]
     if not any(item.record_id == doc.record_id for item in thread):
         thread = [*thread, doc]
+        thread_size = max(thread_size, len(thread))
     versions = _version_rows(doc)
     return render_template("record.html", record=doc, versions=versions, thread=nest(thread),
-                           thread_size=len(thread))
+                           thread_size=thread_size, thread_shown=len(thread))
 
 
 @bp.get("/records/<record_id>/raw")

@@ -120,3 +120,20 @@ def test_megabyte_text_renders_truncated_with_full_text_link(client, archive):
     assert len(page) < 200_000
     assert "Show full text" in page
     assert f"/records/{big.record_id}/raw" in page
+
+
+def test_huge_thread_is_cut_short(archive, monkeypatch, client):
+    from portal import public
+
+    monkeypatch.setattr(public, "THREAD_LIMIT", 2)
+    page = text_of(client.get(f"/records/{archive.records['hidden'].record_id}"))
+    assert "Thread (4 records)" in page
+    assert "Showing the first 3 records of this thread" in page  # two, plus the record itself
+    assert "This reply" in page
+
+
+def test_head_requests_work(client, archive):
+    post = archive.records["post"]
+    response = client.head(f"/records/{post.record_id}/raw")
+    assert response.status_code == 200
+    assert response.headers["ETag"] == f'"{post.versions[-1]["content_sha256"]}"'
