@@ -17,6 +17,16 @@ from typing import Any
 KINDS = ("post", "reply", "media")
 STATUSES = ("active", "edited", "hidden", "deleted")
 _UNSAFE = re.compile(r"[^A-Za-z0-9_.-]")
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def display_text(text: str) -> str:
+    """Text for display and search: lone surrogates (not encodable as UTF-8) become U+FFFD.
+
+    Only the derived read model uses this; the exact characters stay in the record's canonical
+    JSON blob and the WARC, which is what hashes and the raw download cover.
+    """
+    return _LONE_SURROGATE.sub("\ufffd", text)
 
 
 def make_record_id(platform: str, native_id: str) -> str:

@@ -1,0 +1,96 @@
+"""The read model's documents, built from the catalog (after a run) or the store alone (`reindex`).
+
+Both paths produce the same `RecordDoc`s: the catalog path is quick, the manifest path proves the
+store is the system of record. Manifests are JSON lines written beside each WARC object; each line
+is either a version (with the record's fields as captured then) or a media blob's hash.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+from archiver.catalog import Catalog
+from archiver.model import RecordDoc
+from archiver.store import ObjectStore
+
+RECORD_FIELDS = ("record_id", "platform", "account", "kind", "native_id", "url", "author",
+                 "author_is_department", "created_at", "text", "parent_id", "thread_id", "status")
+
+
+def version_json(row: Any) -> dict[str, Any]:
+    return {
+        "version": row["version"], "captured_at": row["captured_at"], "status": row["status"],
+        "content_sha256": row["content_sha256"],
+        "warc_ref": {"key": row["warc_key"], "offset": row["warc_offset"], "length": row["warc_length"]},
+        "ledger_index": row["ledger_index"], "text": row["text"],
+    }
+
+
+def docs_from_catalog(catalog: Catalog, record_ids: Iterable[str]) -> list[RecordDoc]:
+    ids = list(record_ids)
+    versions = catalog.version_rows(ids)
+    rows = catalog.record_rows(ids)
+    media_urls = [item["url"] for row in rows for item in json.loads(row["media"])]
+    hashes = catalog.media_hashes(media_urls)
+    docs = []
+    for row in rows:
+        record = {field: row[field] for field in RECORD_FIELDS}
+        record["media"] = _media(json.loads(row["media"]), hashes)
+        docs.append(_doc(record, [version_json(v) for v in versions.get(row["record_id"], [])]))
+    return docs
+
+
+def _media(items: list[dict[str, Any]], hashes: dict[str, tuple[str, str]]) -> list[dict[str, Any]]:
+    out = []
+    for item in items:
+        sha, mime = hashes.get(item["url"], (None, item.get("mime")))
+        out.append({"url": item["url"], "sha256": sha, "mime": mime or item.get("mime")})
+    return out
+
+
+def _doc(record: dict[str, Any], versions: list[dict[str, Any]]) -> RecordDoc:
+    latest = versions[-1]
+    return RecordDoc.from_json({
+        **record,
+        "author_is_department": bool(record["author_is_department"]),
+        "status": latest["status"],
+        "sha256": latest["content_sha256"],
+        "ledger_index": latest["ledger_index"],
+        "versions": versions,
+    })
+
+
+def manifest_lines(record: dict[str, Any], version: dict[str, Any]) -> bytes:
+    return json.dumps({"record": record, "version": version}, sort_keys=True,
+                      ensure_ascii=True).encode("ascii") + b"\n"
+
+
+def media_line(url: str, sha256: str, mime: str) -> bytes:
+    return json.dumps({"media": {"url": url, "sha256": sha256, "mime": mime}}, sort_keys=True,
+                      ensure_ascii=True).encode("ascii") + b"\n"
+
+
+def docs_from_store(store: ObjectStore) -> Iterator[RecordDoc]:
+    """Fold every manifest in the store, in order, into the records' current documents.
+
+    Memory is one small dict per record (versions included), which is what the index holds anyway.
+    """
+    records: dict[str, dict[str, Any]] = {}
+    versions: dict[str, list[dict[str, Any]]] = {}
+    media: dict[str, tuple[str, str]] = {}
+    for item in store.list("manifests/"):
+        for line in store.get(item.key).splitlines():
+            entry = json.loads(line)
+            if "media" in entry:
+                media[entry["media"]["url"]] = (entry["media"]["sha256"], entry["media"]["mime"])
+                continue
+            record, version = entry["record"], entry["version"]
+            records[record["record_id"]] = record
+            versions.setdefault(record["record_id"], []).append(version)
+    for record_id, record in records.items():
+        history = sorted(versions[record_id], key=lambda v: v["version"])
+        record = dict(record)
+        record["media"] = _media(record.get("media") or [], media)
+        yield _doc(record, history)

@@ -1,0 +1,376 @@
+"""One archive run: captures in, verified versions out (DESIGN §1 steps 1-5).
+
+`ArchiveSession.add` classifies each parsed record against the catalog (new / unchanged / edited /
+hidden / deleted) and buffers the exchange into a WARC batch. `flush` makes a batch count, in an
+order that survives a crash at any point:
+
+1. content blobs, the WARC object and its manifest are put into the store, each verified;
+2. one catalog transaction records the versions, objects and ledger entries;
+3. the ledger entries are published as tiles and the touched records are indexed.
+
+A crash before 2 leaves only unreferenced (but intact) objects and the next run captures the same
+records again; a crash after 2 leaves the ledger and index behind, and both catch up from the
+catalog (unpublished ledger rows, `indexed = 0` records) on the next run.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from archiver.canonical import canonical_json, sha256_hex
+from archiver.catalog import Catalog, LatestVersion
+from archiver.clock import utc_now
+from archiver.errors import IntegrityError, SunshineError
+from archiver.model import Capture, HttpExchange, ParsedRecord, Tombstone, display_text, make_record_id
+from archiver.readmodel import RECORD_FIELDS, docs_from_catalog, manifest_lines, media_line
+from archiver.store import ObjectStore, PutResult
+from archiver.store.keys import blob_key, manifest_key, warc_key
+from archiver.warc import WarcBatch
+
+log = logging.getLogger(__name__)
+
+BATCH_CAPTURES = 500
+BATCH_BYTES = 32 * 1024 * 1024
+
+
+@dataclass
+class RunStats:
+    captures: int = 0
+    failed: int = 0
+    records_seen: int = 0
+    new: int = 0
+    edited: int = 0
+    hidden: int = 0
+    deleted: int = 0
+    restored: int = 0
+    unchanged: int = 0
+    media: int = 0
+    objects_written: int = 0
+    bytes_written: int = 0
+    index_lagging: int = 0
+    failures: list[str] = field(default_factory=list)
+
+    def versions_added(self) -> int:
+        return self.new + self.edited + self.hidden + self.deleted + self.restored
+
+    def as_dict(self) -> dict[str, Any]:
+        data = dict(self.__dict__)
+        data["failures"] = self.failures[:50]
+        data["versions_added"] = self.versions_added()
+        return data
+
+
+@dataclass
+class _Pending:
+    """What one batch adds, held until `flush` makes it durable."""
+
+    blobs: dict[str, bytes] = field(default_factory=dict)
+    versions: list[dict[str, Any]] = field(default_factory=list)
+    records: dict[str, dict[str, Any]] = field(default_factory=dict)
+    seen: set[str] = field(default_factory=set)
+    threads_done: set[str] = field(default_factory=set)
+    media: dict[str, tuple[str, str]] = field(default_factory=dict)
+    record_media: set[tuple[str, str]] = field(default_factory=set)
+    failed: list[tuple[str, str]] = field(default_factory=list)
+
+
+class ArchiveSession:
+    """Receives captures from the Scrapy pipeline (or any caller) for one run."""
+
+    def __init__(self, catalog: Catalog, store: ObjectStore, run_id: str, *, index=None,
+                 ledger=None, retain_days: Callable[[str, str], int | None] | None = None,
+                 progress: Callable[[int], None] | None = None) -> None:
+        self.catalog = catalog
+        self.store = store
+        self.index = index
+        self.ledger = ledger
+        self.run_id = run_id
+        self.retain_days = retain_days or (lambda platform, kind: None)
+        self.progress = progress
+        self.stats = RunStats()
+        self.latest: dict[str, LatestVersion] = catalog.latest_versions()
+        self.source: str | None = None
+        self.batch: WarcBatch | None = None
+        self.pending = _Pending()
+        self.warc_seq = 0
+        self.fatal: Exception | None = None  # set by the pipeline when a capture could not be stored
+
+    # --- intake ----------------------------------------------------------------------------------
+
+    def add(self, capture: Capture) -> None:
+        if self.source is not None and capture.source != self.source:
+            self.flush()
+        self.source = capture.source
+        if self.batch is None:
+            self.batch = WarcBatch(f"{self.run_id}-{capture.source}.warc.gz")
+        member = self.batch.add(capture.exchange)
+        ref = {"key": None, "offset": member.offset, "length": member.length}
+        self.stats.captures += 1
+        if capture.error:
+            self.stats.failed += 1
+            self.stats.failures.append(f"{capture.exchange.url}: {capture.error}")
+            self.pending.failed.append((capture.exchange.url, capture.error))
+        for record in capture.records:
+            self._record(record, capture.exchange, ref)
+        for tombstone in capture.tombstones:
+            self._tombstone(tombstone, capture.exchange, ref)
+        for blob in capture.media:
+            sha = sha256_hex(blob.data)
+            self.pending.blobs.setdefault(sha, blob.data)
+            self.pending.media[blob.url] = (sha, blob.mime)
+            self.stats.media += 1
+        if getattr(capture, "completes_thread", None):
+            self.pending.threads_done.add(capture.completes_thread)
+        if self.progress:
+            self.progress(len(capture.records) + len(capture.tombstones))
+        if self.batch.exchanges >= BATCH_CAPTURES or self.batch.size >= BATCH_BYTES:
+            self.flush()
+
+    def _record(self, record: ParsedRecord, exchange: HttpExchange, ref: dict[str, Any]) -> None:
+        record_id = record.record_id
+        content = canonical_json(record.native)
+        sha = sha256_hex(content)
+        latest = self.latest.get(record_id)
+        self.stats.records_seen += 1
+        self.pending.seen.add(record_id)
+        for media in record.media:
+            self.pending.record_media.add((record_id, media.url))
+        if latest is not None and latest.sha256 == sha and latest.status != "deleted":
+            self.stats.unchanged += 1
+            return
+        if latest is None:
+            status, counter = record.status, "new"
+        elif latest.status == "deleted":
+            status, counter = record.status, "restored"
+        elif record.status == "hidden":
+            status, counter = "hidden", "hidden"
+        elif latest.status == "hidden":
+            status, counter = "active", "restored"
+        else:
+            status, counter = "edited", "edited"
+        setattr(self.stats, counter, getattr(self.stats, counter) + 1)
+        self.pending.blobs.setdefault(sha, content)
+        fields = {
+            "record_id": record_id, "platform": record.platform, "account": record.account,
+            "kind": record.kind, "native_id": record.native_id, "url": record.url,
+            "author": display_text(record.author), "author_is_department": record.author_is_department,
+            "created_at": record.created_at, "text": display_text(record.text),
+            "parent_id": make_record_id(record.platform, record.parent_native_id)
+            if record.parent_native_id else None,
+            "thread_id": make_record_id(record.platform, record.thread_native_id or record.native_id),
+            "status": status,
+            "media": [{"url": m.url, "mime": m.mime} for m in record.media],
+        }
+        self._add_version(fields, sha, status, exchange, ref, fields["text"])
+
+    def _tombstone(self, tombstone: Tombstone, exchange: HttpExchange, ref: dict[str, Any]) -> None:
+        record_id = tombstone.record_id
+        latest = self.latest.get(record_id)
+        self.pending.seen.add(record_id)
+        if latest is None or latest.status == "deleted":
+            return  # never archived, or already known gone: nothing to add
+        content = canonical_json(tombstone_object(tombstone, exchange))
+        sha = sha256_hex(content)
+        self.pending.blobs.setdefault(sha, content)
+        self.stats.deleted += 1
+        previous = self.pending.records.get(record_id) or self._record_fields(record_id)
+        fields = dict(previous, status="deleted")
+        self._add_version(fields, sha, "deleted", exchange, ref, "")
+
+    def _record_fields(self, record_id: str) -> dict[str, Any]:
+        row = self.catalog.record_rows([record_id])[0]
+        fields = {key: row[key] for key in RECORD_FIELDS}
+        fields["author_is_department"] = bool(fields["author_is_department"])
+        fields["media"] = json.loads(row["media"])
+        return fields
+
+    def _add_version(self, fields: dict[str, Any], sha: str, status: str, exchange: HttpExchange,
+                     ref: dict[str, Any], text: str) -> None:
+        record_id = fields["record_id"]
+        latest = self.latest.get(record_id)
+        number = (latest.version + 1) if latest else 1
+        self.latest[record_id] = LatestVersion(number, sha, status)
+        self.pending.records[record_id] = fields
+        self.pending.versions.append({
+            "record_id": record_id, "version": number, "captured_at": exchange.fetched_at,
+            "status": status, "content_sha256": sha, "warc_ref": ref, "text": text,
+            "platform": fields["platform"], "kind": fields["kind"],
+        })
+
+    # --- making a batch durable ------------------------------------------------------------------
+
+    def flush(self) -> None:
+        if self.batch is None:
+            return
+        batch, pending, source = self.batch, self.pending, self.source or "source"
+        self.batch, self.pending = None, _Pending()
+        blob_results = self._put_blobs(pending)
+        warc_result, manifest_result = self._put_warc_and_manifest(batch, pending, source, blob_results)
+        with self.catalog.transaction() as conn:
+            self._commit(conn, pending, source, blob_results, [warc_result, manifest_result])
+        self._publish(pending)
+
+    def _put(self, key: str, data: bytes, *, retain_days: int | None = None) -> PutResult:
+        result = self.store.put(key, data, retain_days=retain_days)
+        if result.sha256 != sha256_hex(data):
+            raise IntegrityError(f"store confirmed sha256 {result.sha256} for {key}, expected {sha256_hex(data)}")
+        self.stats.objects_written += 1
+        self.stats.bytes_written += len(data)
+        return result
+
+    def _put_blobs(self, pending: _Pending) -> dict[str, PutResult]:
+        results: dict[str, PutResult] = {}
+        kinds = {v["content_sha256"]: (v["platform"], v["kind"]) for v in pending.versions}
+        for sha, data in pending.blobs.items():
+            key = blob_key(sha)
+            row = self.catalog.object(key)
+            if row is not None:
+                results[sha] = PutResult(key, row["sha256"], row["size"], row["version_id"])
+                continue
+            platform, kind = kinds.get(sha, ("", "media"))
+            results[sha] = self._put(key, data, retain_days=self.retain_days(platform, kind))
+        return results
+
+    def _put_warc_and_manifest(self, batch: WarcBatch, pending: _Pending, source: str,
+                               blobs: dict[str, PutResult]) -> tuple[PutResult, PutResult]:
+        while True:
+            with self.catalog.transaction() as conn:
+                seq = self.catalog.next_counter(conn, "warc")
+            key = warc_key(self.run_id, source, seq)
+            if not self.store.exists(key):  # a batch a crash left unreferenced keeps its key
+                break
+        self.warc_seq = seq
+        ledger_start = self.catalog.ledger_size()  # one writer: these indexes are ours until commit
+        for offset, version in enumerate(pending.versions):
+            version["ledger_index"] = ledger_start + offset
+            version["warc_ref"] = dict(version["warc_ref"], key=key)
+            version["store_version_id"] = blobs[version["content_sha256"]].version_id
+        warc_result = self._put(key, batch.getvalue())
+        lines = [manifest_lines(pending.records[v["record_id"]], _public_version(v)) for v in pending.versions]
+        lines += [media_line(url, sha, mime) for url, (sha, mime) in sorted(pending.media.items())]
+        manifest_result = self._put(manifest_key(self.run_id, source, seq), b"".join(lines))
+        return warc_result, manifest_result
+
+    def _commit(self, conn, pending: _Pending, source: str, blobs: dict[str, PutResult],
+                others: list[PutResult]) -> None:
+        now = utc_now()
+        for result in [*blobs.values(), *others]:
+            kind = "blob" if result.key.startswith("blobs/") else result.key.split("/", 1)[0]
+            conn.execute(
+                "INSERT OR IGNORE INTO objects(key, sha256, size, version_id, kind, stored_at)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
+                (result.key, result.sha256, result.size, result.version_id, kind, now),
+            )
+        for version in pending.versions:
+            index = version["ledger_index"]
+            conn.execute(
+                "INSERT INTO ledger(idx, entry) VALUES (?, ?)",
+                (index, ledger_entry(version)),
+            )
+            conn.execute(
+                "INSERT INTO versions(record_id, version, captured_at, status, content_sha256, warc_key,"
+                " warc_offset, warc_length, ledger_index, store_version_id, text, run_id)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (version["record_id"], version["version"], version["captured_at"], version["status"],
+                 version["content_sha256"], version["warc_ref"]["key"], version["warc_ref"]["offset"],
+                 version["warc_ref"]["length"], index, version.get("store_version_id"), version["text"],
+                 self.run_id),
+            )
+        for record_id, fields in pending.records.items():
+            latest = self.latest[record_id]
+            conn.execute(
+                "INSERT INTO records(record_id, source, platform, account, kind, native_id, url, author,"
+                " author_is_department, created_at, text, parent_id, thread_id, media, status,"
+                " latest_version, latest_sha256, last_seen_run, indexed)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0)"
+                " ON CONFLICT(record_id) DO UPDATE SET url=excluded.url, author=excluded.author,"
+                " text=excluded.text, parent_id=excluded.parent_id, media=excluded.media,"
+                " status=excluded.status, latest_version=excluded.latest_version,"
+                " latest_sha256=excluded.latest_sha256, last_seen_run=excluded.last_seen_run, indexed=0",
+                (record_id, source, fields["platform"], fields["account"], fields["kind"],
+                 fields["native_id"], fields["url"], fields["author"], int(fields["author_is_department"]),
+                 fields["created_at"], fields["text"], fields["parent_id"], fields["thread_id"],
+                 json.dumps(fields["media"]), latest.status, latest.version, latest.sha256, self.run_id),
+            )
+        seen_only = [(self.run_id, rid) for rid in pending.seen if rid not in pending.records]
+        conn.executemany("UPDATE records SET last_seen_run = ? WHERE record_id = ?", seen_only)
+        conn.executemany(
+            "INSERT OR IGNORE INTO threads_done(run_id, source, root_native_id) VALUES (?, ?, ?)",
+            [(self.run_id, source, root) for root in pending.threads_done],
+        )
+        for url, (sha, mime) in pending.media.items():
+            conn.execute("INSERT OR REPLACE INTO media(url, sha256, mime) VALUES (?, ?, ?)", (url, sha, mime))
+            conn.execute("UPDATE records SET indexed = 0 WHERE record_id IN"
+                         " (SELECT record_id FROM record_media WHERE url = ?)", (url,))
+        conn.executemany("INSERT OR IGNORE INTO record_media(record_id, url) VALUES (?, ?)",
+                         sorted(pending.record_media))
+        warc = others[0].key
+        conn.executemany(
+            "INSERT INTO failed_captures(run_id, source, url, error, warc_key, captured_at)"
+            " VALUES (?, ?, ?, ?, ?, ?)",
+            [(self.run_id, source, url, error, warc, now) for url, error in pending.failed],
+        )
+
+    def _publish(self, pending: _Pending) -> None:
+        if self.ledger is not None:
+            self.ledger.publish_pending()
+        self.update_index()
+
+    def update_index(self) -> None:
+        """Bring the search index up to the catalog; a down index is retried on the next flush or run."""
+        if self.index is None:
+            return
+        ids = self.catalog.unindexed_ids()
+        if not ids:
+            self.stats.index_lagging = 0
+            return
+        try:
+            for start in range(0, len(ids), 2000):
+                chunk = ids[start:start + 2000]
+                self.index.upsert(docs_from_catalog(self.catalog, chunk))
+                with self.catalog.transaction() as conn:
+                    conn.executemany("UPDATE records SET indexed = 1 WHERE record_id = ?", [(i,) for i in chunk])
+        except SunshineError as exc:
+            remaining = len(self.catalog.unindexed_ids())
+            if not self.stats.index_lagging:
+                log.warning("search index not updated (%s); %d records will be indexed on the next run",
+                            exc, remaining)
+            self.stats.index_lagging = remaining
+
+    def close(self) -> RunStats:
+        self.flush()
+        self.update_index()
+        return self.stats
+
+
+def _public_version(version: dict[str, Any]) -> dict[str, Any]:
+    return {key: version[key] for key in (
+        "version", "captured_at", "status", "content_sha256", "warc_ref", "text", "store_version_id"
+    )} | {"ledger_index": version.get("ledger_index")}
+
+
+def tombstone_object(tombstone: Tombstone, exchange: HttpExchange) -> dict[str, Any]:
+    """The native evidence of a deletion: the platform's own error body, as it answered.
+
+    Its canonical JSON is what a tombstone version's `content_sha256` covers, so the proof of
+    deletion is re-extractable from the WARC exactly like any other version.
+    """
+    try:
+        body = json.loads(exchange.body)
+    except ValueError:
+        body = {"http_status": exchange.status}
+    return body if isinstance(body, dict) else {"http_status": exchange.status, "body": body}
+
+
+def ledger_entry(version: dict[str, Any]) -> bytes:
+    """The ledger entry of a capture (DESIGN §7): digests only, never content."""
+    return canonical_json({
+        "type": "capture",
+        "record_id": version["record_id"], "version": version["version"],
+        "captured_at": version["captured_at"], "content_sha256": version["content_sha256"],
+        "store_version_id": version.get("store_version_id"),
+    })
