@@ -19,6 +19,9 @@ RECORD_FIELDS = ("record_id", "platform", "account", "kind", "native_id", "url",
                  "author_is_department", "created_at", "text", "parent_id", "thread_id", "status")
 
 
+VERSION_FIELDS = ("version", "captured_at", "status", "content_sha256", "warc_ref", "ledger_index", "text")
+
+
 def version_json(row: Any) -> dict[str, Any]:
     return {
         "version": row["version"], "captured_at": row["captured_at"], "status": row["status"],
@@ -90,7 +93,8 @@ def docs_from_store(store: ObjectStore) -> Iterator[RecordDoc]:
             records[record["record_id"]] = record
             versions.setdefault(record["record_id"], []).append(version)
     for record_id, record in records.items():
-        history = sorted(versions[record_id], key=lambda v: v["version"])
+        history = [{key: v.get(key) for key in VERSION_FIELDS}
+                   for v in sorted(versions[record_id], key=lambda v: v["version"])]
         record = dict(record)
         record["media"] = _media(record.get("media") or [], media)
         yield _doc(record, history)
