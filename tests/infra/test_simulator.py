@@ -536,3 +536,29 @@ def test_cli_serves_until_interrupted() -> None:
     finally:
         process.terminate()
         process.wait(timeout=10)
+
+
+def test_same_seed_same_bytes_across_interpreters() -> None:
+    """Nothing depends on hash randomisation or the process: two fresh interpreters agree."""
+    script = (
+        "import hashlib\n"
+        "from infra.simulator.app import SimulatorApp\n"
+        "from infra.simulator.world import World\n"
+        "app = SimulatorApp(World(5, 400), base_url='http://x')\n"
+        "app.advance()\n"
+        "h = hashlib.sha256()\n"
+        "for node in app.world.nodes[:150]:\n"
+        "    if node.deleted: continue\n"
+        "    if node.platform == 'bluesky':\n"
+        "        h.update(app.handle('GET', '/bluesky/xrpc/app.bsky.feed.getPostThread?uri=' + node.native_id).body)\n"
+        "    else:\n"
+        "        h.update(app.handle('GET', f'/facebook/v21.0/{node.native_id}?access_token=sim-token').body)\n"
+        "print(h.hexdigest())\n"
+    )
+    root = Path(__file__).resolve().parents[2]
+    digests = {
+        subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True, cwd=root,
+                       env={"PYTHONHASHSEED": hash_seed, "PATH": "/usr/bin:/bin", "PYTHONPATH": str(root)}).stdout
+        for hash_seed in ("1", "2")
+    }
+    assert len(digests) == 1
