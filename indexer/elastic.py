@@ -4,21 +4,28 @@ Layout: the name the portal reads (`sunshine`) is an alias over one versioned in
 (`sunshine-v<SCHEMA>-<timestamp>`), so `rebuild` loads a fresh index and swaps the alias in one atomic
 `_aliases` call: readers see the old index or the new one, never a half-built one.
 
-Text analysis mirrors FTS5's `porter` tokenizer: `text` is stemmed (porter on a full deployment where
-`analysis-common` is installed; the core `hunspell` filter with the en_US dictionary where it is not,
-as on the integration-test server), `text.exact` keeps words unstemmed (the
-shared query language does not use it yet; it is there for exact-form queries without a reindex). User text only
-ever reaches Elasticsearch through `simple_query_string`, whose syntax is the same small set FTS5's
-expression builder accepts (AND/OR/NOT, phrases, prefixes), never Lucene's full query syntax.
+Matching is FTS5's, exactly: every text and author is cut, folded and stemmed by SQLite's own FTS5
+tokenizer (`Fts5Terms`, the SQLite backend's `porter unicode61 remove_diacritics 2`) and Elasticsearch
+indexes those terms (`stems`, `author_stems`); query words go through the same tokenizer, so totals,
+facets and timelines agree with the SQLite backend. The readable `text` field is for highlights: it
+is stemmed by porter on a full deployment (analysis-common) or by the core `hunspell` filter with the
+en_US dictionary where that module is missing (the integration-test server); `text.exact` keeps
+words unstemmed. User text only reaches Elasticsearch as `indexer.query.simple_query_string`
+renders it (words, phrases, prefixes, AND/OR/NOT), never as Lucene query syntax. Ranking is bm25 on
+both, but Lucene's and FTS5's bm25 differ (IDF floor, length norms), so equal-total pages may order
+ties and near-ties differently.
 """
 
 from __future__ import annotations
 
 import logging
 import re
+import sqlite3
+import threading
 import unicodedata
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import UTC, date, datetime, timedelta
+from itertools import islice
 from typing import Any
 
 from elastic_transport import ConnectionError as TransportConnectionError
@@ -29,11 +36,11 @@ from archiver.errors import SunshineError
 from archiver.model import RecordDoc
 from indexer import FACET_FIELDS, HIGHLIGHT_END, HIGHLIGHT_START, SearchHit, SearchPage, SearchQuery
 from indexer.documents import column_text, doc_from_json_text, doc_to_json_text, excerpt, searchable_text
-from indexer.query import QueryError, parse_text, simple_query_string
+from indexer.query import Clause, QueryError, TextQuery, parse_text, simple_query_string
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 MAX_WINDOW = 10_000  # from + size ceiling (index.max_result_window); deeper reading uses `scan`
 WHOLE_TEXT_CHARS = 1000  # as the SQLite backend: shorter texts are highlighted whole, longer ones cut
 SNIPPET_CHARS = 300
@@ -83,8 +90,7 @@ class ElasticIndex:
 
     def _bulk(self, index: str, docs: Iterable[RecordDoc]) -> int:
         """Stream docs in bounded chunks; retry 429s with backoff; report every doc that failed."""
-        actions = ({"_op_type": "index", "_index": index, "_id": column_text(doc.record_id), "_source": _source(doc)}
-                   for doc in docs)
+        actions = _actions(index, docs)
         written, failed = 0, []
         for ok, item in helpers.streaming_bulk(self._es, actions, chunk_size=1000,
                                                max_chunk_bytes=8 * 1024 * 1024, raise_on_error=False,
@@ -145,7 +151,10 @@ class ElasticIndex:
             stem_filters = ["lowercase"]
         return {
             "filter": {"sunshine_hunspell": {"type": "hunspell", "locale": "en_US", "dedup": True}},
+            "tokenizer": {"sunshine_long_words": {"type": "standard", "max_token_length": 1024}},
             "analyzer": {"sunshine_stem": {"type": "custom", "tokenizer": "standard", "filter": stem_filters},
+                         "sunshine_terms": {"type": "custom", "tokenizer": "sunshine_long_words",
+                                            "filter": ["lowercase"]},
                          "sunshine_exact": exact},
         }
 
@@ -187,7 +196,7 @@ class ElasticIndex:
         if start + query.per_page > MAX_WINDOW:
             raise QueryError(f"results past the first {MAX_WINDOW:,} cannot be paged to; narrow the search")
         es_query = build_query(query)
-        text = simple_query_string(parse_text(query.text))
+        searched = bool(parse_text(query.text).required)  # as SQLite: a positive match to highlight
         aggs: dict[str, Any] = {name: {"terms": {"field": name, "size": FACET_SIZE}} for name in FACET_FIELDS}
         aggs["timeline"] = {"date_histogram": {"field": "created_at", "calendar_interval": "month",
                                                "format": "yyyy-MM", "min_doc_count": 1}}
@@ -197,14 +206,15 @@ class ElasticIndex:
         response = self._search(
             query=es_query, from_=start, size=query.per_page, sort=sort, aggs=aggs, track_total_hits=True,
             source_includes=["doc"],
-            highlight={"fields": {"text": {"number_of_fragments": 0}},
+            highlight={"fields": {"text": {"number_of_fragments": 0,
+                                           **({"highlight_query": hq} if (hq := highlight_query(query.text)) else {})}},
                        "max_analyzed_offset": MAX_ANALYZED_OFFSET,
                        "pre_tags": [HIGHLIGHT_START], "post_tags": [HIGHLIGHT_END], "encoder": "default"})
         hits = []
         for hit in response["hits"]["hits"]:
             record = doc_from_json_text(hit["_source"]["doc"])
             fragments = hit.get("highlight", {}).get("text")
-            hits.append(SearchHit(record=record, highlight=_highlight(record.text, fragments, bool(text))))
+            hits.append(SearchHit(record=record, highlight=_highlight(record.text, fragments, searched)))
         aggregations = response.get("aggregations", {})
         facets = {name: {b["key"]: b["doc_count"] for b in aggregations.get(name, {}).get("buckets", [])}
                   for name in FACET_FIELDS}
@@ -288,6 +298,54 @@ class _ErrorMap:
         return False
 
 
+FTS5_TOKENIZE = "porter unicode61 remove_diacritics 2"  # must stay the SQLite backend's `tokenize`
+
+
+class Fts5Terms:
+    """Words cut, folded and stemmed by SQLite's own FTS5 tokenizer, so both backends match alike.
+
+    Elasticsearch cannot run FTS5's tokenizer, and its own analyzers (porter_stem on a full node,
+    hunspell on a core-only one) split, fold and stem differently. So the terms FTS5 would index are
+    computed here, with FTS5 itself on an in-memory table and read back in order from an `fts5vocab`
+    'instance' table, and Elasticsearch indexes those terms as they are. Query words go through the
+    same tokenizer (prefixes too: FTS5 stems `running*` to `run*`).
+    """
+
+    def __init__(self) -> None:
+        self._db = sqlite3.connect(":memory:", check_same_thread=False)
+        self._db.execute(f"CREATE VIRTUAL TABLE words USING fts5(x, tokenize = '{FTS5_TOKENIZE}')")
+        self._db.execute("CREATE VIRTUAL TABLE terms USING fts5vocab(words, 'instance')")
+        self._lock = threading.Lock()
+
+    def of(self, texts: Sequence[str]) -> list[str]:
+        """For each text, its FTS5 terms in order, space-separated."""
+        with self._lock, self._db:
+            self._db.execute("DELETE FROM words")
+            self._db.executemany("INSERT INTO words(rowid, x) VALUES (?, ?)",
+                                 ((i, searchable_text(text)) for i, text in enumerate(texts)))
+            found: list[list[tuple[int, str]]] = [[] for _ in texts]
+            for row, offset, term in self._db.execute("SELECT doc, offset, term FROM terms"):
+                found[row].append((offset, term))
+        return [" ".join(term for _, term in sorted(pairs)) for pairs in found]
+
+    def query(self, query: TextQuery) -> TextQuery:
+        """`query` with every clause's words replaced by their FTS5 terms (clauses left empty dropped)."""
+        clauses = [clause for _, clause in query.required] + list(query.excluded)
+        terms = [tuple(t.split()) for t in self.of([" ".join(clause.words) for clause in clauses])]
+        stemmed = dict(zip(clauses, terms, strict=True)) if clauses else {}
+
+        def redo(clause: Clause) -> Clause | None:
+            words = stemmed[clause]
+            return Clause(words, prefix=clause.prefix and len(words) == 1) if words else None
+
+        required = tuple((op, c) for op, clause in query.required if (c := redo(clause)))
+        excluded = tuple(c for clause in query.excluded if (c := redo(clause)))
+        return TextQuery(required, excluded)
+
+
+FTS5_TERMS = Fts5Terms()
+
+
 def build_query(query: SearchQuery) -> dict[str, Any]:
     """The bool query for a validated `SearchQuery`: text via simple_query_string, filters as terms."""
     filters: list[dict[str, Any]] = [{"term": {name: getattr(query, name)}}
@@ -299,20 +357,41 @@ def build_query(query: SearchQuery) -> dict[str, Any]:
         if query.date_to:  # inclusive day: everything before the next midnight
             bounds["lt"] = (date.fromisoformat(query.date_to) + timedelta(days=1)).isoformat()
         filters.append({"range": {"created_at": bounds}})
-    text = simple_query_string(parse_text(query.text))
-    if text is None:
+    terms = FTS5_TERMS.query(parse_text(query.text))
+    if terms.is_empty:
         return {"bool": {"filter": filters}}
-    folded = _fold_query(text)
-    # Ranked as SQLite ranks (bm25, the text weighing twice the author), then newest first.
-    match = {"simple_query_string": {"query": folded, "fields": ["text^2", "author"], "default_operator": "and",
-                                     "flags": SIMPLE_QUERY_FLAGS}}
+    # Matched on FTS5's own terms; ranked as SQLite ranks (bm25, text weighing twice the author).
+    match = {"simple_query_string": {"query": simple_query_string(terms), "fields": ["stems^2", "author_stems"],
+                                     "default_operator": "and", "flags": SIMPLE_QUERY_FLAGS}}
     return {"bool": {"must": [match], "filter": filters}}
+
+
+def highlight_query(text: str) -> dict[str, Any] | None:
+    """What to mark in `text`: every wanted word as typed and as stemmed (never the excluded ones)."""
+    parsed = parse_text(text)
+    positive = TextQuery(tuple(("OR", clause) for _, clause in parsed.required))
+    rendered = [r for r in (simple_query_string(positive), simple_query_string(FTS5_TERMS.query(positive))) if r]
+    if not rendered:
+        return None
+    return {"simple_query_string": {"query": _fold_query(" | ".join(rendered)), "fields": ["text"],
+                                    "default_operator": "or", "flags": SIMPLE_QUERY_FLAGS}}
 
 
 def _fold_query(text: str) -> str:
     """Fold the rendered query's words like indexed text; its operators and quotes pass through."""
     return "".join(c if c.isascii() or not c.isalnum() else _fold_char(c) for c in text
                    if not unicodedata.category(c).startswith("M"))
+
+
+def _actions(index: str, docs: Iterable[RecordDoc], batch: int = 500) -> Iterator[dict[str, Any]]:
+    """Bulk actions, tokenized with FTS5 a batch at a time (bounded memory, one SQLite pass each)."""
+    iterator = iter(docs)
+    while chunk := list(islice(iterator, batch)):
+        terms = FTS5_TERMS.of([doc.text for doc in chunk] + [doc.author for doc in chunk])
+        for i, doc in enumerate(chunk):
+            body = _source(doc)
+            body.update(stems=terms[i], author_stems=terms[len(chunk) + i])
+            yield {"_op_type": "index", "_index": index, "_id": column_text(doc.record_id), "_source": body}
 
 
 def _source(doc: RecordDoc) -> dict[str, Any]:
@@ -437,6 +516,9 @@ MAPPINGS: dict[str, Any] = {
         "text": {"type": "text", "analyzer": "sunshine_stem",
                  "fields": {"exact": {"type": "text", "analyzer": "sunshine_exact"}}},
         "author": {"type": "text", "analyzer": "sunshine_stem"},
+        # FTS5's terms for the text and the author (see Fts5Terms): what search matches and ranks on.
+        "stems": {"type": "text", "analyzer": "sunshine_terms"},
+        "author_stems": {"type": "text", "analyzer": "sunshine_terms"},
         # The record's canonical JSON, returned by `get` and with hits byte for byte; never indexed.
         "doc": {"type": "text", "index": False, "norms": False},
     },

@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 from archiver.errors import SunshineError
 from archiver.model import RecordDoc
 from indexer import HIGHLIGHT_END, HIGHLIGHT_START, SearchQuery
-from indexer.elastic import ElasticIndex, index_form, restore_highlight
+from indexer.elastic import FTS5_TERMS, FTS5_TOKENIZE, ElasticIndex, index_form, restore_highlight
 from indexer.query import QueryError, parse_search_args
 
 
@@ -175,3 +175,17 @@ def test_a_hung_server_times_out_instead_of_hanging() -> None:
         with pytest.raises(SunshineError, match="is not answering"):
             idx.search(SearchQuery())
         assert time.monotonic() - started < 10
+
+
+def test_terms_come_from_the_same_fts5_tokenizer_as_the_sqlite_backend() -> None:
+    from indexer import sqlite_fts
+
+    assert f"tokenize = '{FTS5_TOKENIZE}'" in sqlite_fts._SCHEMA
+    assert FTS5_TERMS.of(["Officers ARRESTED the café's runner", ""]) == ["offic arrest the cafe s runner", ""]
+
+
+def test_matching_follows_porter_even_where_hunspell_would_not(index: ElasticIndex) -> None:
+    index.upsert([record(1, text="Runs and running"), record(2, text="We ran"), record(3, text="Robbery reported")])
+    assert {hit.record.record_id for hit in index.search(SearchQuery(text="run")).hits} == {"bluesky-1"}
+    assert index.search(SearchQuery(text="robberies")).total == 1
+    assert index.search(SearchQuery(text="running*")).total == 1  # FTS5 stems a prefix too: run*
