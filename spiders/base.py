@@ -184,6 +184,9 @@ class ApiSpider(scrapy.Spider):
         for request in self.first_requests():
             yield request
 
+    def start_requests(self) -> Iterator[Request]:  # Scrapy < 2.13 calls this instead of start()
+        yield from self.first_requests()
+
     def _on_api_response(self, response: Response, handler: Handler, ctx: dict[str, Any]) -> Iterator[Any]:
         payload: Any = None
         try:

@@ -62,12 +62,12 @@ def test_facebook_broken_feed_page_stops_nothing_silently(make_sim):
 
 
 def test_unreachable_platform_is_an_error_capture_after_retries():
-    with socket.socket() as probe:  # a port nobody listens on
+    with socket.socket() as probe:  # bound, never listening: connections are refused, nobody else gets it
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    source = SourceConfig(name="down", platform="bluesky", account="springfieldpd.bsky.social",
-                          base_url=f"http://127.0.0.1:{port}/bluesky")
-    result = run_crawl(source, settings={"SUNSHINE_RETRY_TIMES": 2})
+        source = SourceConfig(name="down", platform="bluesky", account="springfieldpd.bsky.social",
+                              base_url=f"http://127.0.0.1:{port}/bluesky")
+        result = run_crawl(source, settings={"SUNSHINE_RETRY_TIMES": 2})
     [capture] = result.captures
     assert capture.exchange.status == 0 and capture.exchange.body == b""
     assert "no response after retries" in capture.error and "Connection" in capture.error
