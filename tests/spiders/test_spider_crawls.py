@@ -137,3 +137,23 @@ def test_skip_threads_fetches_no_threads(sim):
     assert not any(c.completes_thread for c in result.captures)
     assert all("getPostThread" not in c.exchange.url for c in result.captures)
     assert {r.native_id for r in result.records if r.kind == "post"} == posts
+
+
+@pytest.mark.parametrize("platform", PLATFORMS)
+def test_sweep_fetches_known_records_of_skipped_threads_one_by_one(make_sim, platform):
+    sim = make_sim(seed=9, scale=200)
+    for _ in range(2):
+        sim.advance()  # so some Facebook comments are hidden
+    world = _world_records(sim, platform)
+    posts = frozenset(nid for nid, r in world.items() if r.kind == "post")
+    replies = sorted(nid for nid, r in world.items() if r.kind == "reply" and not r.author_is_department)
+    known = frozenset(replies[:15]) | {r.native_id for r in world.values() if r.status == "hidden"}
+    result = run_crawl(source_for(sim, platform), known=known, skip_threads=posts)
+    assert result.errors == []
+    swept = {r.native_id: r for r in result.records if r.kind == "reply" and not r.author_is_department}
+    assert set(swept) == known
+    assert platform == "bluesky" or any(r.status == "hidden" for r in swept.values())
+    for nid, record in swept.items():
+        assert record.parent_native_id == world[nid].parent_id
+        assert record.thread_native_id == world[nid].thread_id
+        assert record.status == ("hidden" if world[nid].status == "hidden" else "active")
