@@ -182,6 +182,8 @@ def test_terms_come_from_the_same_fts5_tokenizer_as_the_sqlite_backend() -> None
 
     assert f"tokenize = '{FTS5_TOKENIZE}'" in sqlite_fts._SCHEMA
     assert FTS5_TERMS.of(["Officers ARRESTED the café's runner", ""]) == ["offic arrest the cafe s runner", ""]
+    backwards = " ".join(f"w{n:04d}" for n in range(3000, 0, -1))  # terms in text order, not sorted
+    assert FTS5_TERMS.of([backwards] * 3) == [backwards] * 3
 
 
 def test_matching_follows_porter_even_where_hunspell_would_not(index: ElasticIndex) -> None:
