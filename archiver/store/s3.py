@@ -124,12 +124,22 @@ class S3Store:
         return self.prefix + key
 
     def _call(self, operation: str, **kwargs: Any) -> Any:
-        """Call the client, turning "server away" and "wrong credentials" into errors a user can act on.
+        """Call the client, with the errors a user can act on translated (see `_translated`)."""
+        with self._translated():
+            return getattr(self.client, operation)(Bucket=self.bucket, **kwargs)
+
+    def _pages(self, operation: str, **kwargs: Any) -> Iterator[dict[str, Any]]:
+        with self._translated():
+            yield from self.client.get_paginator(operation).paginate(Bucket=self.bucket, **kwargs)
+
+    @contextlib.contextmanager
+    def _translated(self) -> Iterator[None]:
+        """Turn "server away" and "wrong credentials" into errors a user can act on.
 
         Other `ClientError`s pass through for the caller to interpret (not found, lock refusals).
         """
         try:
-            return getattr(self.client, operation)(Bucket=self.bucket, **kwargs)
+            yield
         except _AWAY as exc:
             raise StoreUnavailableError(f"S3 endpoint {self.endpoint} unreachable: {exc}") from None
         except NoCredentialsError:
@@ -355,13 +365,9 @@ class S3Store:
         return True
 
     def list(self, prefix: str = "") -> Iterator[StoredObject]:
-        pages = self.client.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=self.prefix + prefix)
-        try:
-            for page in pages:
-                for item in page.get("Contents", []):
-                    yield StoredObject(item["Key"][len(self.prefix):], item["Size"])
-        except _AWAY as exc:
-            raise StoreUnavailableError(f"S3 endpoint {self.endpoint} unreachable: {exc}") from None
+        for page in self._pages("list_objects_v2", Prefix=self.prefix + prefix):
+            for item in page.get("Contents", []):
+                yield StoredObject(item["Key"][len(self.prefix):], item["Size"])
 
     def versions(self, key: str) -> list[StoredObject]:
         """Every stored version of `key` (newest first), delete markers left out."""
@@ -370,13 +376,9 @@ class S3Store:
 
     def _versions(self, full: str) -> list[dict[str, Any]]:
         found: list[dict[str, Any]] = []
-        pages = self.client.get_paginator("list_object_versions").paginate(Bucket=self.bucket, Prefix=full)
-        try:
-            for page in pages:
-                found += [item for item in page.get("Versions", []) if item["Key"] == full]
-                found += [item for item in page.get("DeleteMarkers", []) if item["Key"] == full]
-        except _AWAY as exc:
-            raise StoreUnavailableError(f"S3 endpoint {self.endpoint} unreachable: {exc}") from None
+        for page in self._pages("list_object_versions", Prefix=full):
+            found += [item for item in page.get("Versions", []) if item["Key"] == full]
+            found += [item for item in page.get("DeleteMarkers", []) if item["Key"] == full]
         return found
 
     # -- retention, holds, disposal -------------------------------------------------------------

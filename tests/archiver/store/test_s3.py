@@ -193,3 +193,13 @@ def test_existing_bucket_without_lock_is_refused_for_object_lock(minio_env):
     s3_store(minio_env, name).ensure_bucket(object_lock=False)  # idempotent
     with pytest.raises(SunshineError, match="without Object Lock"):
         s3_store(minio_env, name).ensure_bucket(object_lock=True)
+
+
+def test_listing_translates_errors_too(minio_env):
+    missing = s3_store(minio_env, new_bucket_name("absent"))
+    with pytest.raises(SunshineError, match="does not exist"):
+        list(missing.list())
+    config = StorageConfig(backend="s3", bucket="anything", endpoint_url=f"http://127.0.0.1:{free_port()}")
+    client = S3Store.from_config(config, environ=minio_env)
+    with pytest.raises(StoreUnavailableError):
+        list(client.list())
