@@ -22,6 +22,7 @@ import logging
 import re
 import sqlite3
 import threading
+import time
 import unicodedata
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import UTC, date, datetime, timedelta
@@ -41,6 +42,7 @@ from indexer.query import Clause, QueryError, TextQuery, parse_text, simple_quer
 log = logging.getLogger(__name__)
 
 SCHEMA_VERSION = 2
+STALE_BUILD_SECONDS = 24 * 3600  # an unaliased build this old is a crashed rebuild, not one running
 MAX_WINDOW = 10_000  # from + size ceiling (index.max_result_window); deeper reading uses `scan`
 WHOLE_TEXT_CHARS = 1000  # as the SQLite backend: shorter texts are highlighted whole, longer ones cut
 SNIPPET_CHARS = 300
@@ -77,6 +79,7 @@ class ElasticIndex:
     def rebuild(self, docs: Iterable[RecordDoc]) -> int:
         """Load `docs` into a new versioned index, then move the alias to it and drop the old one."""
         with self._errors():
+            self._drop_stale_builds()
             new_index = self._create_index(loading=True)
             try:
                 written = self._bulk(new_index, docs)
@@ -122,6 +125,17 @@ class ElasticIndex:
         self._es.indices.create(index=name, settings=settings, mappings=MAPPINGS,
                                 wait_for_active_shards="1")
         return name
+
+    def _drop_stale_builds(self) -> None:
+        """Delete versioned indices no alias points at, left by rebuilds that died a day or more ago."""
+        found = self._es.indices.get(index=f"{self.alias}-v*", allow_no_indices=True,
+                                     filter_path="*.aliases,*.settings.index.creation_date")
+        cutoff = (time.time() - STALE_BUILD_SECONDS) * 1000
+        stale = [name for name, info in found.body.items() if not info.get("aliases")
+                 and int(info["settings"]["index"]["creation_date"]) < cutoff]
+        if stale:
+            log.warning("deleting abandoned search index builds: %s", ", ".join(stale))
+            self._es.indices.delete(index=",".join(stale), ignore_unavailable=True)
 
     def _swap_alias(self, new_index: str) -> None:
         """One atomic `_aliases` call: alias off every old index (or a same-named concrete index)."""
@@ -269,6 +283,14 @@ class ElasticIndex:
             raise SunshineError(f"Elasticsearch at {self.url} is not answering: {_short(exc)}") from exc
         if health.get("status") == "red":
             raise SunshineError(f"Elasticsearch at {self.url} is not answering: cluster health is red")
+        with self._errors():
+            try:
+                names = list(self._es.indices.get_alias(name=self.alias))
+            except NotFoundError:
+                return  # nothing indexed yet: searches answer with no results
+        if names and not any(f"-v{SCHEMA_VERSION}-" in name for name in names):
+            raise SunshineError(f"the search index '{self.alias}' at {self.url} was built by another version "
+                                f"of Sunshine ({', '.join(names)}): run `sunshine reindex`")
 
     def close(self) -> None:
         self._es.close()

@@ -191,3 +191,14 @@ def test_matching_follows_porter_even_where_hunspell_would_not(index: ElasticInd
     assert {hit.record.record_id for hit in index.search(SearchQuery(text="run")).hits} == {"bluesky-1"}
     assert index.search(SearchQuery(text="robberies")).total == 1
     assert index.search(SearchQuery(text="running*")).total == 1  # FTS5 stems a prefix too: run*
+
+
+def test_ping_asks_for_a_reindex_when_the_index_is_from_another_schema(index: ElasticIndex, es_url: str) -> None:
+    index.ping()  # nothing indexed yet is fine
+    with Elasticsearch(es_url) as es:
+        es.indices.create(index=f"{index.alias}-v0-20200101000000000000", aliases={index.alias: {}})
+    with pytest.raises(SunshineError, match="sunshine reindex"):
+        index.ping()
+    index.rebuild([record(1)])
+    index.ping()
+    assert len(_backing(es_url, index.alias)) == 1
