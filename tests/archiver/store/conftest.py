@@ -1,4 +1,5 @@
-"""Stores for the contract suite: the local folder and S3 on the real MinIO session server.
+"""Stores for the contract suite: the local folder, the spool in front of it, and S3 on the real
+MinIO session server.
 
 Each test module gets a fresh bucket with Object Lock enabled. Two S3 stores use it: `s3` writes
 without retention (so disposal can be exercised like the local store's) and `s3-locked` writes every
@@ -15,6 +16,7 @@ import pytest
 
 from archiver.store.local import LocalStore
 from archiver.store.s3 import MiB, S3Store, make_client
+from archiver.store.spool import SpoolingStore
 
 SMALL_THRESHOLD = 1 * MiB
 SMALL_PART = 5 * MiB
@@ -40,7 +42,7 @@ def locked_bucket(minio_env: dict[str, str], request: pytest.FixtureRequest) -> 
     return name
 
 
-@pytest.fixture(params=["local", "s3", "s3-locked"])
+@pytest.fixture(params=["local", "spool", "s3", "s3-locked"])
 def store_kind(request: pytest.FixtureRequest) -> str:
     return request.param
 
@@ -50,6 +52,9 @@ def store(store_kind: str, tmp_path: Path, request: pytest.FixtureRequest) -> It
     """The store under test; S3 stores get a prefix of their own so tests never see each other's keys."""
     if store_kind == "local":
         yield LocalStore(tmp_path / "store")
+        return
+    if store_kind == "spool":  # the spool in front of a reachable store must be invisible
+        yield SpoolingStore(LocalStore(tmp_path / "store"), tmp_path / "spool")
         return
     env = request.getfixturevalue("minio_env")
     bucket = request.getfixturevalue("locked_bucket")

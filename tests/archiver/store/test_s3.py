@@ -203,3 +203,11 @@ def test_listing_translates_errors_too(minio_env):
     client = S3Store.from_config(config, environ=minio_env)
     with pytest.raises(StoreUnavailableError):
         list(client.list())
+
+
+def test_get_detects_bytes_that_do_not_match_their_recorded_sha256(unlocked):
+    """Damage at rest (or a writer that bypassed us): the read is refused, not returned."""
+    unlocked.client.put_object(Bucket=unlocked.bucket, Key=unlocked.prefix + "rotten", Body=b"changed",
+                               Metadata={"sha256": hashlib.sha256(b"original").hexdigest()})
+    with pytest.raises(IntegrityError, match="rotten: read sha256"):
+        unlocked.get("rotten")
