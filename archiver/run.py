@@ -125,12 +125,14 @@ def _crawl(session: ArchiveSession, catalog: Catalog, sources: tuple[SourceConfi
     from twisted.internet import defer
 
     from spiders import SPIDERS
+    from spiders.pipelines import SessionRef
     from spiders.settings import scrapy_settings
 
     settings = scrapy_settings()
     settings["ITEM_PIPELINES"] = {"spiders.pipelines.ArchivePipeline": 100}
-    settings["SUNSHINE_SESSION"] = session
+    settings["SUNSHINE_SESSION"] = SessionRef(session)
     process = CrawlerProcess(settings, install_root_handler=False)
+    logging.getLogger("scrapy").setLevel(max(logging.WARNING, logging.getLogger().getEffectiveLevel()))
 
     @defer.inlineCallbacks
     def crawl_all():

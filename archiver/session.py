@@ -25,9 +25,10 @@ from archiver.canonical import canonical_json, sha256_hex
 from archiver.catalog import Catalog, LatestVersion
 from archiver.clock import utc_now
 from archiver.errors import IntegrityError, SunshineError
+from archiver.ledger.log import entry_for_capture
 from archiver.model import Capture, HttpExchange, ParsedRecord, Tombstone, display_text, make_record_id
 from archiver.readmodel import RECORD_FIELDS, docs_from_catalog, manifest_lines, media_line
-from archiver.store import ObjectStore, PutResult
+from archiver.store import ObjectStore, PutItem, PutResult
 from archiver.store.keys import blob_key, manifest_key, warc_key
 from archiver.warc import WarcBatch
 
@@ -216,15 +217,20 @@ class ArchiveSession:
 
     def _put(self, key: str, data: bytes, *, retain_days: int | None = None) -> PutResult:
         result = self.store.put(key, data, retain_days=retain_days)
+        self._check(key, data, result)
+        return result
+
+    def _check(self, key: str, data: bytes, result: PutResult) -> None:
+        """The store's confirmation must name the hash of what we sent, or the write does not count."""
         if result.sha256 != sha256_hex(data):
             raise IntegrityError(f"store confirmed sha256 {result.sha256} for {key}, expected {sha256_hex(data)}")
         self.stats.objects_written += 1
         self.stats.bytes_written += len(data)
-        return result
 
     def _put_blobs(self, pending: _Pending) -> dict[str, PutResult]:
         results: dict[str, PutResult] = {}
         kinds = {v["content_sha256"]: (v["platform"], v["kind"]) for v in pending.versions}
+        todo: list[tuple[str, PutItem]] = []
         for sha, data in pending.blobs.items():
             key = blob_key(sha)
             row = self.catalog.object(key)
@@ -232,7 +238,11 @@ class ArchiveSession:
                 results[sha] = PutResult(key, row["sha256"], row["size"], row["version_id"])
                 continue
             platform, kind = kinds.get(sha, ("", "media"))
-            results[sha] = self._put(key, data, retain_days=self.retain_days(platform, kind))
+            todo.append((sha, PutItem(key, data, self.retain_days(platform, kind))))
+        stored = self.store.put_many([item for _sha, item in todo]) if todo else []
+        for (sha, item), result in zip(todo, stored, strict=True):
+            self._check(item.key, item.data, result)
+            results[sha] = result
         return results
 
     def _put_warc_and_manifest(self, batch: WarcBatch, pending: _Pending, source: str,
@@ -368,9 +378,5 @@ def tombstone_object(tombstone: Tombstone, exchange: HttpExchange) -> dict[str, 
 
 def ledger_entry(version: dict[str, Any]) -> bytes:
     """The ledger entry of a capture (DESIGN §7): digests only, never content."""
-    return canonical_json({
-        "type": "capture",
-        "record_id": version["record_id"], "version": version["version"],
-        "captured_at": version["captured_at"], "content_sha256": version["content_sha256"],
-        "store_version_id": version.get("store_version_id"),
-    })
+    return entry_for_capture(version["record_id"], version["version"], version["captured_at"],
+                             version["content_sha256"], version.get("store_version_id"))

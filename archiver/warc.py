@@ -48,6 +48,10 @@ class WarcBatch:
         start = self.buffer.tell()
         response_id = self.record_id()
         date = exchange.fetched_at
+        if exchange.status == 0:  # no response at all (connection refused, timeout): keep the attempt
+            self._write_failed_attempt(exchange, response_id)
+            self.exchanges += 1
+            return MemberRange(start, self.buffer.tell() - start)
         http_headers = StatusAndHeaders(
             f"{exchange.status} {exchange.reason}".strip(), list(exchange.response_headers), protocol="HTTP/1.1"
         )
@@ -56,17 +60,31 @@ class WarcBatch:
             warc_headers_dict={"WARC-Date": date, "WARC-Record-ID": response_id},
         )
         self.writer.write_record(response)
+        self._write_request(exchange, response_id)
+        self.exchanges += 1
+        return MemberRange(start, self.buffer.tell() - start)
+
+    def _write_request(self, exchange: HttpExchange, concurrent_to: str) -> None:
         path = _request_target(exchange.url)
         request_headers = StatusAndHeaders(f"{exchange.method} {path} HTTP/1.1", list(exchange.request_headers),
                                            is_http_request=True)
         request = self.writer.create_warc_record(
             exchange.url, "request", payload=io.BytesIO(b""), http_headers=request_headers,
-            warc_headers_dict={"WARC-Date": date, "WARC-Record-ID": self.record_id(),
-                               "WARC-Concurrent-To": response_id},
+            warc_headers_dict={"WARC-Date": exchange.fetched_at, "WARC-Record-ID": self.record_id(),
+                               "WARC-Concurrent-To": concurrent_to},
         )
         self.writer.write_record(request)
-        self.exchanges += 1
-        return MemberRange(start, self.buffer.tell() - start)
+
+    def _write_failed_attempt(self, exchange: HttpExchange, record_id: str) -> None:
+        """A request that got no response: a WARC metadata record saying why, then the request."""
+        note = f"no HTTP response: {exchange.reason}\n".encode("utf-8", "backslashreplace")
+        metadata = self.writer.create_warc_record(
+            exchange.url, "metadata", payload=io.BytesIO(note),
+            warc_headers_dict={"WARC-Date": exchange.fetched_at, "WARC-Record-ID": record_id,
+                               "Content-Type": "text/plain; charset=utf-8"},
+        )
+        self.writer.write_record(metadata)
+        self._write_request(exchange, record_id)
 
     def getvalue(self) -> bytes:
         return self.buffer.getvalue()

@@ -14,6 +14,19 @@ from archiver.model import Capture
 log = logging.getLogger(__name__)
 
 
+class SessionRef:
+    """Carries the live session through Scrapy's settings, which deep-copy their values."""
+
+    def __init__(self, session) -> None:
+        self.session = session
+
+    def __deepcopy__(self, memo) -> SessionRef:
+        return self
+
+    def __copy__(self) -> SessionRef:
+        return self
+
+
 class ArchivePipeline:
     """Reads the session from the `SUNSHINE_SESSION` setting the archive runner puts there."""
 
@@ -22,7 +35,7 @@ class ArchivePipeline:
 
     @classmethod
     def from_crawler(cls, crawler):
-        pipeline = cls(crawler.settings.get("SUNSHINE_SESSION"))
+        pipeline = cls(crawler.settings.get("SUNSHINE_SESSION").session)
         pipeline.crawler = crawler
         return pipeline
 

@@ -8,7 +8,7 @@ existing key with different bytes; content-addressed keys make most writes idemp
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
@@ -22,6 +22,13 @@ class PutResult:
     sha256: str
     size: int
     version_id: str | None = None  # S3 VersionId; None on the local store
+
+
+@dataclass(frozen=True)
+class PutItem:
+    key: str
+    data: bytes
+    retain_days: int | None = None
 
 
 @dataclass(frozen=True)
@@ -40,6 +47,10 @@ class ObjectStore(Protocol):
         `SunshineError` if `key` already holds different bytes (nothing is overwritten) unless
         `replace` is set: only for the few mutable pointers, such as the latest ledger checkpoint.
         """
+
+    def put_many(self, items: Sequence[PutItem]) -> list[PutResult]:
+        """`put` for a batch, each verified, with durability paid once per batch where the backend
+        allows (one filesystem sync locally, concurrent uploads on S3). Results are in input order."""
 
     def get(self, key: str, *, version_id: str | None = None) -> bytes:
         """The object's bytes; `KeyError` if there is no such object."""
