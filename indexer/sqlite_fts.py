@@ -1,0 +1,455 @@
+"""The embedded search read model: SQLite with an FTS5 table, one writer, many readers.
+
+Files. `path` (e.g. `search.sqlite`) is a symbolic link to the current *generation*,
+`<path>.gen/<id>.sqlite`, a database in WAL mode. `rebuild` writes a complete new generation beside
+it and then `os.replace`s a new link onto `path`: the swap is atomic, connections already open keep
+reading the old generation (its file and its `-wal`/`-shm` stay theirs), and every connection opened
+afterwards sees the new one. Replacing the database file itself would not be safe in WAL mode: the
+new file would be paired with the old file's `-wal` and `-shm`, which live readers are still using.
+The generation before the current one is kept for readers in flight; older ones are deleted. A plain
+database file at `path` (no link) is used as it is until the first rebuild.
+
+Concurrency. One `SqliteIndex` may be shared by Flask's threads: writes go through one writer
+connection under a lock (one transaction per `upsert`); reads borrow a connection from a small pool,
+so WAL readers never block the writer, nor it them. Reads notice a rebuild by another process (the
+link changed) and move to the new generation. There must be only one writing process (the archiver or
+`sunshine reindex`).
+
+Schema. `records` holds the filter columns and the record's canonical JSON (`doc`), which is what
+comes back, so hostile text round-trips exactly. `records_fts` indexes the record's `text` and its
+`author` (so a search for a person finds what they wrote) with
+`tokenize = 'porter unicode61 remove_diacritics 2'`: "arrest" finds "arrested", "cafe" finds "café".
+
+Search semantics (shared with Elasticsearch; see `indexer.query` for the text language): ranked by
+bm25 (text weighs twice the author), then newest first; without text, newest first. Filters are exact
+(platform, account, kind, status) plus `created_at` dates, both ends inclusive. Facets and the monthly
+timeline count the whole filtered result, the facet's own field included (like Elasticsearch terms
+aggregations under the query), so picking `platform=x` shows only x in the platform facet.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sqlite3
+import threading
+import time
+import uuid
+from collections.abc import Iterable, Iterator
+from itertools import islice
+from pathlib import Path
+from typing import Any
+
+from archiver.errors import SunshineError
+from archiver.model import RecordDoc
+from indexer import FACET_FIELDS, HIGHLIGHT_END, HIGHLIGHT_START, SearchHit, SearchPage, SearchQuery
+from indexer.documents import (
+    column_text,
+    doc_from_json_text,
+    doc_to_json_text,
+    excerpt,
+    next_day,
+    searchable_text,
+)
+from indexer.fts5_snippet import long_text_highlight
+from indexer.query import TextQuery, fts5_match_parts, parse_text
+
+SCHEMA_VERSION = 1
+BATCH = 2000
+POOL_SIZE = 8
+WHOLE_TEXT_CHARS = 1000  # shorter texts are highlighted whole; longer ones as a snippet
+STALE_BUILD_SECONDS = 24 * 3600
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS records (
+    id INTEGER PRIMARY KEY,
+    record_id TEXT NOT NULL UNIQUE,
+    platform TEXT NOT NULL,
+    account TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    status TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    thread_id TEXT NOT NULL,
+    author_is_department INTEGER NOT NULL,
+    doc TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS records_created ON records (created_at);
+CREATE INDEX IF NOT EXISTS records_thread ON records (thread_id, created_at);
+CREATE INDEX IF NOT EXISTS records_latest ON records (kind, author_is_department, created_at);
+CREATE VIRTUAL TABLE IF NOT EXISTS records_fts USING fts5 (
+    text, author, tokenize = 'porter unicode61 remove_diacritics 2'
+);
+"""
+_UPSERT = """
+INSERT INTO records (record_id, platform, account, kind, status, created_at, thread_id,
+                     author_is_department, doc)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+ON CONFLICT (record_id) DO UPDATE SET
+    platform = excluded.platform, account = excluded.account, kind = excluded.kind,
+    status = excluded.status, created_at = excluded.created_at, thread_id = excluded.thread_id,
+    author_is_department = excluded.author_is_department, doc = excluded.doc
+"""
+_FTS_DELETE = "DELETE FROM records_fts WHERE rowid = (SELECT id FROM records WHERE record_id = ?)"
+_FTS_INSERT = "INSERT INTO records_fts (rowid, text, author) SELECT id, ?, ? FROM records WHERE record_id = ?"
+_RANK = "bm25(records_fts, 1.0, 0.5)"
+_HIGHLIGHT = (  # long texts are highlighted by indexer.fts5_snippet instead (snippet() is quadratic)
+    f"CASE WHEN length(records_fts.text) <= {WHOLE_TEXT_CHARS} THEN highlight(records_fts, 0, ?, ?) END"
+)
+
+
+class SqliteIndex:
+    """`indexer.SearchIndex` on SQLite FTS5 (see the module docstring for files and concurrency)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        self._write_lock = threading.RLock()
+        self._writer: sqlite3.Connection | None = None
+        self._writer_target: Path | None = None
+        self._pool: list[tuple[Path, sqlite3.Connection]] = []
+        self._pool_lock = threading.Lock()
+        try:
+            self._ensure_exists()
+        except (OSError, sqlite3.Error) as exc:
+            raise SunshineError(f"search index {self.path} cannot be created: {exc}") from exc
+
+    # --- files and connections -----------------------------------------------------------------
+
+    @property
+    def _generations(self) -> Path:
+        return self.path.with_name(self.path.name + ".gen")
+
+    def _current_target(self) -> Path:
+        """The database file `path` points at now (the link is re-read so rebuilds are noticed)."""
+        if self.path.is_symlink():
+            return self.path.parent / os.readlink(self.path)
+        return self.path
+
+    def _ensure_exists(self) -> None:
+        if self.path.exists() or self.path.is_symlink():
+            return
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        target = self._new_generation()
+        _create_schema(target).close()
+        try:
+            os.symlink(target.relative_to(self.path.parent), self.path)
+        except FileExistsError:  # another process created the index first: use theirs
+            _remove_database(target)
+
+    def _new_generation(self) -> Path:
+        self._generations.mkdir(parents=True, exist_ok=True)
+        return self._generations / f"{time.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:12]}.sqlite"
+
+    def _writer_connection(self) -> sqlite3.Connection:
+        target = self._current_target()
+        if self._writer is None or self._writer_target != target:
+            if self._writer is not None:
+                self._writer.close()
+            self._writer = _connect(target)
+            self._writer.executescript(_SCHEMA)
+            self._writer.execute("PRAGMA journal_mode = WAL")
+            self._writer.execute("PRAGMA synchronous = NORMAL")
+            self._writer_target = target
+        return self._writer
+
+    @contextlib.contextmanager
+    def _reader(self) -> Iterator[sqlite3.Connection]:
+        """A read connection on the current generation, borrowed from the pool and given back."""
+        target = self._current_target()
+        connection: sqlite3.Connection | None = None
+        stale: list[sqlite3.Connection] = []
+        with self._pool_lock:
+            while self._pool and connection is None:
+                pooled_target, pooled = self._pool.pop()
+                if pooled_target == target:
+                    connection = pooled
+                else:
+                    stale.append(pooled)
+        for old in stale:
+            old.close()
+        try:
+            if connection is None:
+                connection = _connect(target)
+                connection.execute("PRAGMA query_only = ON")
+            yield connection
+        except sqlite3.Error as exc:
+            if connection is not None:
+                connection.close()
+                connection = None
+            raise SunshineError(f"search index {self.path} cannot be read: {exc}") from exc
+        finally:
+            if connection is not None:
+                with self._pool_lock:
+                    if len(self._pool) < POOL_SIZE:
+                        self._pool.append((target, connection))
+                        connection = None
+                if connection is not None:
+                    connection.close()
+
+    def close(self) -> None:
+        with self._write_lock:
+            if self._writer is not None:
+                self._writer.close()
+                self._writer, self._writer_target = None, None
+        with self._pool_lock:
+            pooled, self._pool = self._pool, []
+        for _, connection in pooled:
+            connection.close()
+
+    def ping(self) -> None:
+        try:
+            with self._reader() as connection:
+                connection.execute("SELECT count(*) FROM (SELECT 1 FROM records LIMIT 1)").fetchone()
+        except SunshineError:
+            raise
+        except OSError as exc:
+            raise SunshineError(f"search index {self.path} cannot be read: {exc}") from exc
+
+    # --- writing -------------------------------------------------------------------------------
+
+    def upsert(self, docs: Iterable[RecordDoc]) -> int:
+        """Insert or replace records by record_id, all in one transaction; returns how many."""
+        with self._write_lock:
+            try:
+                connection = self._writer_connection()
+                connection.execute("BEGIN IMMEDIATE")
+                try:
+                    written = _write(connection, docs)
+                    connection.execute("COMMIT")
+                except BaseException:
+                    connection.execute("ROLLBACK")
+                    raise
+            except sqlite3.Error as exc:
+                raise SunshineError(f"search index {self.path} cannot be written: {exc}") from exc
+        return written
+
+    def rebuild(self, docs: Iterable[RecordDoc]) -> int:
+        """Build a new generation from `docs`, then swap the link at `path` onto it atomically."""
+        with self._write_lock:
+            previous = self._current_target() if self.path.exists() else None
+            target = self._new_generation()
+            building = target.with_name("building-" + target.name)
+            try:
+                connection = _create_schema(building)
+                connection.execute("PRAGMA journal_mode = OFF")
+                connection.execute("PRAGMA synchronous = OFF")
+                connection.execute("BEGIN")
+                written = _write(connection, docs)
+                connection.execute("COMMIT")
+                connection.execute("INSERT INTO records_fts (records_fts) VALUES ('optimize')")
+                connection.execute("PRAGMA journal_mode = WAL")
+                connection.close()
+                _fsync(building)
+                os.replace(building, target)
+                link = self.path.with_name(f".{self.path.name}.{uuid.uuid4().hex}.link")
+                os.symlink(target.relative_to(self.path.parent), link)
+                if self._writer is not None and previous is not None:
+                    # Old readers keep the old file; leave its WAL empty so they need nothing else.
+                    self._writer.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+                os.replace(link, self.path)
+                _fsync(self.path.parent)
+            except BaseException:
+                _remove_database(building)
+                raise
+            self._drop_old_generations(keep={target, previous})
+            if self._writer is not None:
+                self._writer.close()
+                self._writer, self._writer_target = None, None
+        return written
+
+    def _drop_old_generations(self, keep: set[Path | None]) -> None:
+        keep_names = {path.name for path in keep if path is not None}
+        now = time.time()
+        for database in self._generations.glob("*.sqlite"):
+            if database.name in keep_names:
+                continue
+            if database.name.startswith("building-"):  # an interrupted rebuild, once clearly abandoned
+                with contextlib.suppress(OSError):
+                    if now - database.stat().st_mtime < STALE_BUILD_SECONDS:
+                        continue
+            _remove_database(database)
+
+    # --- reading -------------------------------------------------------------------------------
+
+    def get(self, record_id: str) -> RecordDoc | None:
+        with self._reader() as connection:
+            row = connection.execute(
+                "SELECT doc FROM records WHERE record_id = ?", (column_text(record_id),)
+            ).fetchone()
+        return doc_from_json_text(row[0]) if row else None
+
+    def thread(self, thread_id: str) -> list[RecordDoc]:
+        with self._reader() as connection:
+            rows = connection.execute(
+                "SELECT doc FROM records WHERE thread_id = ? ORDER BY created_at, record_id",
+                (column_text(thread_id),),
+            ).fetchall()
+        return [doc_from_json_text(row[0]) for row in rows]
+
+    def counts(self) -> dict[str, int]:
+        with self._reader() as connection:
+            rows = connection.execute(
+                "SELECT platform, count(*) FROM records GROUP BY platform ORDER BY platform"
+            ).fetchall()
+        return {platform: count for platform, count in rows}
+
+    def latest(self, limit: int = 10) -> list[RecordDoc]:
+        """The newest posts written by the department itself (any status), newest first."""
+        with self._reader() as connection:
+            rows = connection.execute(
+                "SELECT doc FROM records WHERE kind = 'post' AND author_is_department = 1 "
+                "ORDER BY created_at DESC, record_id LIMIT ?",
+                (max(0, limit),),
+            ).fetchall()
+        return [doc_from_json_text(row[0]) for row in rows]
+
+    def search(self, query: SearchQuery) -> SearchPage:
+        text_query = parse_text(query.text)
+        positive, excluded = fts5_match_parts(text_query)
+        conditions, params = _filters(query)
+        if positive is not None:
+            source = "records_fts JOIN records AS r ON r.id = records_fts.rowid"
+            conditions.insert(0, "records_fts MATCH ?")
+            params.insert(0, positive)
+        else:
+            source = "records AS r"
+            if excluded is not None:
+                conditions.append("r.id NOT IN (SELECT rowid FROM records_fts WHERE records_fts MATCH ?)")
+                params.append(excluded)
+        where = " AND ".join(conditions) or "1"
+        offset = (query.page - 1) * query.per_page
+        with self._reader() as connection:
+            facets, timeline = _aggregate(connection, source, where, params)
+            order = f"{_RANK}, r.created_at DESC, r.record_id" if positive else "r.created_at DESC, r.record_id"
+            page_ids = [
+                row[0]
+                for row in connection.execute(
+                    f"SELECT r.id FROM {source} WHERE {where} ORDER BY {order} LIMIT ? OFFSET ?",
+                    (*params, query.per_page, offset),
+                )
+            ]
+            hits = _hits(connection, page_ids, text_query, positive)
+        total = sum(facets["platform"].values())
+        return SearchPage(
+            total=total, hits=hits, facets=facets, page=query.page, per_page=query.per_page,
+            timeline=timeline,
+        )
+
+
+# --- helpers (module level: they hold no state) -------------------------------------------------------
+
+
+def _connect(target: Path) -> sqlite3.Connection:
+    connection = sqlite3.connect(target, isolation_level=None, check_same_thread=False, timeout=10.0)
+    connection.execute("PRAGMA busy_timeout = 10000")
+    return connection
+
+
+def _create_schema(target: Path) -> sqlite3.Connection:
+    connection = _connect(target)
+    connection.executescript(_SCHEMA)
+    connection.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+    connection.execute("PRAGMA journal_mode = WAL")
+    return connection
+
+
+def _remove_database(database: Path) -> None:
+    for suffix in ("", "-wal", "-shm", "-journal"):
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(f"{database}{suffix}")
+
+
+def _fsync(path: Path) -> None:
+    descriptor = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
+
+
+def _write(connection: sqlite3.Connection, docs: Iterable[RecordDoc]) -> int:
+    """Write `docs` in batches inside the caller's transaction, replacing records by record_id."""
+    written = 0
+    iterator = iter(docs)
+    while batch := list(islice(iterator, BATCH)):
+        latest = {doc.record_id: doc for doc in batch}  # within a batch, the last one wins
+        keys = [(column_text(record_id),) for record_id in latest]
+        connection.executemany(_FTS_DELETE, keys)  # a no-op for new records
+        connection.executemany(_UPSERT, [_row(doc) for doc in latest.values()])
+        connection.executemany(
+            _FTS_INSERT,
+            [(searchable_text(doc.text), searchable_text(doc.author), key[0])
+             for doc, key in zip(latest.values(), keys, strict=True)],
+        )
+        written += len(batch)
+    return written
+
+
+def _row(doc: RecordDoc) -> tuple[Any, ...]:
+    return (
+        column_text(doc.record_id), column_text(doc.platform), column_text(doc.account),
+        column_text(doc.kind), column_text(doc.status), column_text(doc.created_at),
+        column_text(doc.thread_id), int(doc.author_is_department), doc_to_json_text(doc),
+    )
+
+
+def _filters(query: SearchQuery) -> tuple[list[str], list[Any]]:
+    conditions: list[str] = []
+    params: list[Any] = []
+    for name in FACET_FIELDS:
+        value = getattr(query, name)
+        if value is not None:
+            conditions.append(f"r.{name} = ?")
+            params.append(column_text(value))
+    if query.date_from:
+        conditions.append("r.created_at >= ?")
+        params.append(query.date_from)
+    if query.date_to:
+        conditions.append("r.created_at < ?")
+        params.append(next_day(query.date_to))
+    return conditions, params
+
+
+def _aggregate(
+    connection: sqlite3.Connection, source: str, where: str, params: list[Any]
+) -> tuple[dict[str, dict[str, int]], dict[str, int]]:
+    """Facet counts for every FACET_FIELD and the per-month timeline, in one pass over the result."""
+    groups = [*FACET_FIELDS, "month"]
+    union = " UNION ALL ".join(f"SELECT '{name}', {name}, count(*) FROM hits GROUP BY {name}" for name in groups)
+    sql = (
+        f"WITH hits AS MATERIALIZED (SELECT {', '.join('r.' + name for name in FACET_FIELDS)}, "
+        f"substr(r.created_at, 1, 7) AS month FROM {source} WHERE {where}) {union}"
+    )
+    counts: dict[str, list[tuple[str, int]]] = {name: [] for name in groups}
+    for name, value, count in connection.execute(sql, params):
+        counts[name].append((value, count))
+    facets = {
+        name: dict(sorted(counts[name], key=lambda item: (-item[1], item[0]))) for name in FACET_FIELDS
+    }
+    return facets, dict(sorted(counts["month"]))
+
+
+def _hits(
+    connection: sqlite3.Connection, page_ids: list[int], text_query: TextQuery, positive: str | None
+) -> list[SearchHit]:
+    """The page's records with highlights, computed only for these rows (not every match)."""
+    if not page_ids:
+        return []
+    marks = ", ".join("?" for _ in page_ids)
+    if positive is None:
+        rows = connection.execute(f"SELECT id, doc, NULL FROM records WHERE id IN ({marks})", page_ids)
+    else:
+        rows = connection.execute(
+            f"SELECT r.id, r.doc, {_HIGHLIGHT} FROM records_fts JOIN records AS r ON r.id = records_fts.rowid "
+            f"WHERE records_fts MATCH ? AND records_fts.rowid IN ({marks})",
+            (HIGHLIGHT_START, HIGHLIGHT_END, positive, *page_ids),
+        )
+    by_id: dict[int, SearchHit] = {}
+    for row_id, doc_text, highlight in rows.fetchall():
+        record = doc_from_json_text(doc_text)
+        if highlight is None:
+            if positive is not None and len(record.text) > WHOLE_TEXT_CHARS:
+                highlight = long_text_highlight(searchable_text(record.text), text_query, positive)
+            else:
+                highlight = excerpt(record.text)
+        by_id[row_id] = SearchHit(record=record, highlight=highlight)
+    return [by_id[row_id] for row_id in page_ids if row_id in by_id]
