@@ -28,7 +28,7 @@ from archiver.errors import IntegrityError, SunshineError
 from archiver.ledger.log import entry_for_capture
 from archiver.model import Capture, HttpExchange, ParsedRecord, Tombstone, display_text, make_record_id
 from archiver.readmodel import RECORD_FIELDS, docs_from_catalog, manifest_lines, media_line
-from archiver.store import ObjectStore, PutItem, PutResult
+from archiver.store import ObjectStore, PutItem, PutResult, put_all
 from archiver.store.keys import blob_key, manifest_key, warc_key
 from archiver.warc import WarcBatch
 
@@ -239,7 +239,7 @@ class ArchiveSession:
                 continue
             platform, kind = kinds.get(sha, ("", "media"))
             todo.append((sha, PutItem(key, data, self.retain_days(platform, kind))))
-        stored = self.store.put_many([item for _sha, item in todo]) if todo else []
+        stored = put_all(self.store, [item for _sha, item in todo]) if todo else []
         for (sha, item), result in zip(todo, stored, strict=True):
             self._check(item.key, item.data, result)
             results[sha] = result
