@@ -19,14 +19,14 @@ import json
 import os
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, NamedTuple
 
 from archiver.canonical import sha256_hex
 from archiver.errors import IntegrityError, SunshineError
-from archiver.store import ObjectStore, PutResult, StoredObject
+from archiver.store import ObjectStore, PutItem, PutResult, StoredObject
 from archiver.store.s3 import StoreUnavailableError
 
 # Worth trying again later: the server is away, or the bytes were damaged on the way and refused.
@@ -130,31 +130,50 @@ class SpoolingStore:
 
     def put(self, key: str, data: bytes, *, retain_days: int | None = None,
             replace: bool = False) -> PutResult:
+        entry = self._admit(key, data, retain_days, replace)
+        return self._forward([entry], lambda: [self.remote.put(key, data, retain_days=retain_days,
+                                                               replace=replace)])[0]
+
+    def put_many(self, items: Sequence[PutItem]) -> list[PutResult]:
+        """Spool the batch, then hand it to the remote store's `put_many` (same retries as `put`).
+
+        If the remote stays away, every item comes back as a `SpooledPutResult`, including any the
+        remote took before failing: `drain` finds those already there and counts them once.
+        """
+        entries = [self._admit(item.key, item.data, item.retain_days, False) for item in items]
+        return self._forward(entries, lambda: self.remote.put_many(items)) if entries else []
+
+    def _admit(self, key: str, data: bytes, retain_days: int | None, replace: bool) -> _Entry:
         with self._lock:
             waiting = self._entry(key)
             if waiting is not None and waiting.sha256 != sha256_hex(data) and not replace:
                 raise SunshineError(f"object {key} already exists with different content; not overwritten")
-            entry = self._spool(key, data, retain_days, replace)
+            return self._spool(key, data, retain_days, replace)
+
+    def _forward(self, entries: list[_Entry], upload: Callable[[], list[PutResult]]) -> list[PutResult]:
+        """Try the remote with doubling delays within `retry_seconds`; spooled results if it stays away."""
         if self._clock() < self._offline_until:
-            return self._spooled(entry)
+            return [self._spooled(entry) for entry in entries]
         delay, deadline = self.first_delay, self._clock() + self.retry_seconds
         while True:
             try:
-                result = self.remote.put(key, data, retain_days=retain_days, replace=replace)
+                results = upload()
             except RETRYABLE:
                 if self._clock() + delay > deadline:
                     self._offline_until = self._clock() + self.cooldown
-                    return self._spooled(entry)
+                    return [self._spooled(entry) for entry in entries]
                 self._sleep(delay)
                 delay *= 2
                 continue
             except BaseException:
-                with self._lock:
-                    self._unspool(key)  # refused for good (e.g. would overwrite): not ours to keep
+                with self._lock:  # refused for good (e.g. would overwrite): not ours to keep
+                    for entry in entries:
+                        self._unspool(entry.key)
                 raise
             with self._lock:
-                self._unspool(key)
-            return result
+                for entry in entries:
+                    self._unspool(entry.key)
+            return results
 
     def _spooled(self, entry: _Entry) -> SpooledPutResult:
         return SpooledPutResult(entry.key, entry.sha256, entry.size)

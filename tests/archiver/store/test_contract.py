@@ -10,7 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from archiver.errors import SunshineError
-from archiver.store import PutResult
+from archiver.store import PutItem, PutResult
 
 ODD_KEYS = [
     "blobs/sha256/ab/" + "ab" * 32,
@@ -92,6 +92,20 @@ def test_replace_writes_a_new_current_version(store):
         assert second.version_id != first.version_id
         assert store.get("ledger/checkpoint", version_id=first.version_id) == b"size 1"
         assert store.get("ledger/checkpoint", version_id=second.version_id) == b"size 2"
+
+
+def test_put_many_stores_a_batch_in_order_and_verified(store):
+    items = [PutItem(f"batch/{n:02d}", os.urandom(100 + n)) for n in range(10)]
+    items.append(PutItem("batch/03", items[3].data))  # the same object twice in one batch
+    results = store.put_many(items)
+    assert [result.key for result in results] == [item.key for item in items]
+    for item, result in zip(items, results, strict=True):
+        assert result.sha256 == hashlib.sha256(item.data).hexdigest() and result.size == len(item.data)
+        assert store.get(item.key) == item.data
+    assert store.put_many([]) == []
+    with pytest.raises(SunshineError, match="already exists with different content"):
+        store.put_many([PutItem("batch/new", b"fresh"), PutItem("batch/00", b"changed")])
+    assert store.get("batch/00") == items[0].data
 
 
 def test_list_is_prefix_filtered_and_key_ordered(store):

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from archiver.errors import SunshineError
+from archiver.store import PutItem
 from archiver.store.local import LocalStore
 from archiver.store.s3 import S3Store, make_client
 from archiver.store.spool import SpooledPutResult, SpoolingStore
@@ -99,7 +100,8 @@ def test_outage_spools_then_drain_uploads_everything_exactly_once(tmp_path: Path
     minio_server.terminate(instance, remove_data=False)
     captures = {f"warc/run1/capture-{n:03d}": f"capture {n}".encode() * (n + 1) for n in range(20)}
     captures["blobs/big"] = bytes(range(256)) * (24 * 1024)  # 6 MiB: multipart on the way up
-    results = [spool.put(key, data) for key, data in captures.items()]
+    results = [spool.put(key, data) for key, data in list(captures.items())[:10]]
+    results += spool.put_many([PutItem(key, data) for key, data in list(captures.items())[10:]])
     assert all(isinstance(result, SpooledPutResult) for result in results)
     assert spool.put("warc/run1/capture-000", captures["warc/run1/capture-000"]).spooled  # same bytes again
     assert sorted(spool.pending()) == sorted(captures)
