@@ -119,6 +119,11 @@ CREATE TABLE IF NOT EXISTS hold_records (
     record_id TEXT NOT NULL,
     PRIMARY KEY (hold_id, record_id)
 );
+CREATE TABLE IF NOT EXISTS disposed (
+    record_id TEXT PRIMARY KEY,
+    disposed_at TEXT NOT NULL,
+    certificate TEXT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS audit (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     at TEXT NOT NULL,

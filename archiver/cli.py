@@ -181,5 +181,14 @@ def demo(data_dir: str, scale: int, steps: int, seed: int, then_serve: bool, por
         serve_portal(config, "127.0.0.1", port)
 
 
+def _register() -> None:
+    from archiver.records_cli import hold, retention, sync
+
+    for command in (hold, retention, sync):
+        main.add_command(command)
+
+
+_register()
+
 if __name__ == "__main__":
     main()

@@ -80,6 +80,9 @@ def docs_from_store(store: ObjectStore) -> Iterator[RecordDoc]:
 
     Memory is one small dict per record (versions included), which is what the index holds anyway.
     """
+    from archiver.disposition import disposed_ids_from_store
+
+    disposed = disposed_ids_from_store(store)
     records: dict[str, dict[str, Any]] = {}
     versions: dict[str, list[dict[str, Any]]] = {}
     media: dict[str, tuple[str, str]] = {}
@@ -93,6 +96,8 @@ def docs_from_store(store: ObjectStore) -> Iterator[RecordDoc]:
             records[record["record_id"]] = record
             versions.setdefault(record["record_id"], []).append(version)
     for record_id, record in records.items():
+        if record_id in disposed:
+            continue
         history = [{key: v.get(key) for key in VERSION_FIELDS}
                    for v in sorted(versions[record_id], key=lambda v: v["version"])]
         record = dict(record)

@@ -43,8 +43,30 @@ def open_archive_store(config: Config) -> ObjectStore:
     if config.storage.backend == "s3":
         from archiver.store.spool import SpoolingStore
 
-        store = SpoolingStore(store, config.storage.spool_path)
+        return SpoolingStore(store, config.storage.spool_path)
     return store
+
+
+def _store_reachable(config: Config, store: ObjectStore) -> bool:
+    """Check the store before a run; an unreachable S3 is not fatal (captures spool locally)."""
+    if config.storage.backend != "s3":
+        store.ping()
+        return True
+    from archiver.store.s3 import StoreUnavailableError
+
+    try:
+        prepare_store(config)
+    except StoreUnavailableError as exc:
+        log.warning("S3 is unreachable (%s); this run's captures will be kept in the local spool %s",
+                    exc, config.storage.spool_path)
+        return False
+    return True
+
+
+def prepare_store(config: Config) -> None:
+    """Create the S3 bucket (with Object Lock when configured) if it does not exist yet."""
+    if config.storage.backend == "s3":
+        open_store(config.storage).ensure_bucket(config.storage.object_lock)
 
 
 def open_search_index(config: Config):
@@ -71,8 +93,10 @@ def run_archive(config: Config, source_name: str | None = None,
     catalog = Catalog(config.catalog_path)
     try:
         store = open_archive_store(config)
-        store.ping()
-        spool_drained = _drain_spool(store)
+        if _store_reachable(config, store):
+            spool_drained, _still_spooled = drain_spool(store, catalog)
+        else:
+            spool_drained = 0
         index = open_search_index(config)
         ledger = _ledger(catalog, store, config)
         resumed_run = catalog.unfinished_run()
@@ -103,11 +127,16 @@ def run_archive(config: Config, source_name: str | None = None,
         catalog.close()
 
 
-def _drain_spool(store: ObjectStore) -> int:
+def drain_spool(store: ObjectStore, catalog: Catalog) -> tuple[int, int]:
+    """Upload what an S3 outage left spooled and record the version ids S3 gave those objects."""
     if not hasattr(store, "drain"):
-        return 0
-    uploaded, _still = store.drain()
-    return len(uploaded) if isinstance(uploaded, list) else int(uploaded)
+        return 0, 0
+    uploaded, pending = store.drain()
+    if uploaded:
+        with catalog.transaction() as conn:
+            conn.executemany("UPDATE objects SET version_id = ? WHERE key = ? AND version_id IS NULL",
+                             [(result.version_id, result.key) for result in uploaded])
+    return len(uploaded), len(pending)
 
 
 def _ledger(catalog: Catalog, store: ObjectStore, config: Config):

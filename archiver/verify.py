@@ -94,7 +94,8 @@ def verify_archive(config: Config, store: ObjectStore, *, workers: int = 8,
 
 def _check_versions(catalog: Catalog, report: VerifyReport) -> None:
     known = {row["key"] for row in catalog.objects()}
-    for row in catalog.db.execute("SELECT record_id, version, content_sha256, warc_key FROM versions"):
+    for row in catalog.db.execute("SELECT record_id, version, content_sha256, warc_key FROM versions"
+                                  " WHERE record_id NOT IN (SELECT record_id FROM disposed)"):
         report.versions_checked += 1
         if blob_key(row["content_sha256"]) not in known:
             report.problems.append(f"record {row['record_id']} v{row['version']}: content blob not in catalog")

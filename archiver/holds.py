@@ -1,0 +1,213 @@
+"""Legal holds: records a clerk must keep whatever their retention says (`sunshine hold ...`).
+
+A hold names its records explicitly (resolved when it is placed, and recorded), so what a hold
+covers never changes silently when the index or the platform changes. Holding a post holds its
+whole thread by default: a records request for a post is a request for the conversation. Every
+object behind a held record (each version's content blob, the WARC files of its captures, its
+media) gets an S3 legal hold when the store supports one; the catalog and an audit row record the
+hold, and the ledger logs the event so it can be proven later.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from archiver.catalog import Catalog
+from archiver.clock import utc_now
+from archiver.errors import SunshineError
+from archiver.store import ObjectStore
+from archiver.store.keys import blob_key
+
+
+@dataclass(frozen=True)
+class HoldCriteria:
+    """Which records a hold covers; at least one criterion is required."""
+
+    record_ids: tuple[str, ...] = ()
+    text: str | None = None
+    platform: str | None = None
+    account: str | None = None
+    date_from: str | None = None
+    date_to: str | None = None
+    with_threads: bool = True
+
+    def as_json(self) -> dict[str, Any]:
+        return {key: value for key, value in self.__dict__.items() if value not in (None, ())}
+
+    def is_empty(self) -> bool:
+        return not (self.record_ids or self.text or self.platform or self.account or self.date_from
+                    or self.date_to)
+
+
+@dataclass(frozen=True)
+class Hold:
+    hold_id: str
+    reason: str
+    placed_at: str
+    placed_by: str
+    released_at: str | None
+    record_count: int
+    criteria: dict[str, Any]
+
+
+def select_records(catalog: Catalog, criteria: HoldCriteria, index=None) -> list[str]:
+    """Resolve criteria to record ids: filters on the catalog, text through the search index."""
+    if criteria.is_empty():
+        raise SunshineError("a hold needs at least one of --record, --q, --platform, --account, --from, --to")
+    clauses, params = [], []
+    for column, value in (("platform", criteria.platform), ("account", criteria.account)):
+        if value:
+            clauses.append(f"{column} = ?")
+            params.append(value)
+    if criteria.date_from:
+        clauses.append("substr(created_at, 1, 10) >= ?")
+        params.append(criteria.date_from)
+    if criteria.date_to:
+        clauses.append("substr(created_at, 1, 10) <= ?")
+        params.append(criteria.date_to)
+    found: set[str] = set()
+    if criteria.record_ids:
+        known = {row["record_id"] for row in catalog.record_rows(criteria.record_ids)}
+        missing = sorted(set(criteria.record_ids) - known)
+        if missing:
+            raise SunshineError(f"no such record(s) in the archive: {', '.join(missing[:10])}")
+        found |= known
+    if criteria.text or clauses:
+        where = " AND ".join(clauses) or "1"
+        matches = {row[0] for row in catalog.db.execute(f"SELECT record_id FROM records WHERE {where}", params)}
+        if criteria.text:
+            matches &= _text_matches(criteria, index)
+        found |= matches
+    if criteria.with_threads and found:
+        threads = {row["thread_id"] for row in catalog.record_rows(found)}
+        for start in range(0, len(threads), 500):
+            chunk = list(threads)[start:start + 500]
+            marks = ",".join("?" * len(chunk))
+            found |= {row[0] for row in catalog.db.execute(
+                f"SELECT record_id FROM records WHERE thread_id IN ({marks})", chunk)}
+    return sorted(found)
+
+
+def _text_matches(criteria: HoldCriteria, index) -> set[str]:
+    """Every record the search index matches for the text (the same matching residents get)."""
+    from indexer import MAX_PER_PAGE, SearchQuery
+
+    if index is None:
+        raise SunshineError("a text criterion needs the search index")
+    matches: set[str] = set()
+    page = 1
+    while True:
+        result = index.search(SearchQuery(text=criteria.text or "", platform=criteria.platform,
+                                          account=criteria.account, date_from=criteria.date_from,
+                                          date_to=criteria.date_to, page=page, per_page=MAX_PER_PAGE))
+        matches |= {hit.record.record_id for hit in result.hits}
+        if page * MAX_PER_PAGE >= result.total or not result.hits:
+            return matches
+        if page * MAX_PER_PAGE >= 10_000:
+            raise SunshineError(f"the text {criteria.text!r} matches {result.total} records; narrow the hold "
+                                "with --platform, --account, --from or --to (at most 10,000 per hold)")
+        page += 1
+
+
+def objects_of(catalog: Catalog, record_ids: Iterable[str]) -> dict[str, str | None]:
+    """Every stored object behind these records (key -> store version id)."""
+    keys: set[str] = set()
+    ids = list(record_ids)
+    for versions in catalog.version_rows(ids).values():
+        for row in versions:
+            keys.add(blob_key(row["content_sha256"]))
+            keys.add(row["warc_key"])
+    for start in range(0, len(ids), 500):
+        chunk = ids[start:start + 500]
+        marks = ",".join("?" * len(chunk))
+        for row in catalog.db.execute(
+            f"SELECT media.sha256 FROM record_media JOIN media USING (url) WHERE record_id IN ({marks})", chunk
+        ):
+            keys.add(blob_key(row[0]))
+    result: dict[str, str | None] = {}
+    for key in sorted(keys):
+        row = catalog.object(key)
+        if row is not None:
+            result[key] = row["version_id"]
+    return result
+
+
+def _lockable(store: ObjectStore):
+    """The store that can set S3 legal holds (behind a spool, the remote one), or None."""
+    for candidate in (store, getattr(store, "remote", None)):
+        if candidate is not None and hasattr(candidate, "set_legal_hold"):
+            return candidate
+    return None
+
+
+def held_record_ids(catalog: Catalog) -> set[str]:
+    rows = catalog.db.execute(
+        "SELECT DISTINCT record_id FROM hold_records JOIN holds USING (hold_id) WHERE released_at IS NULL"
+    )
+    return {row[0] for row in rows}
+
+
+def place_hold(catalog: Catalog, store: ObjectStore, reason: str, placed_by: str, criteria: HoldCriteria,
+               index=None, log_event=None) -> Hold:
+    if not reason.strip():
+        raise SunshineError("a hold needs a --reason (for example the request or case number)")
+    record_ids = select_records(catalog, criteria, index)
+    if not record_ids:
+        raise SunshineError("those criteria match no archived record; nothing was held")
+    hold_id = "hold-" + secrets.token_hex(4)
+    now = utc_now()
+    objects = objects_of(catalog, record_ids)
+    lockable = _lockable(store)
+    if lockable is not None:
+        for key, version_id in objects.items():
+            lockable.set_legal_hold(key, version_id, True)
+    details = {"hold_id": hold_id, "reason": reason, "records": len(record_ids), "objects": len(objects),
+               "criteria": criteria.as_json()}
+    with catalog.transaction() as conn:
+        conn.execute("INSERT INTO holds(hold_id, reason, query, placed_at, placed_by) VALUES (?, ?, ?, ?, ?)",
+                     (hold_id, reason, json.dumps(criteria.as_json(), sort_keys=True), now, placed_by))
+        conn.executemany("INSERT INTO hold_records(hold_id, record_id) VALUES (?, ?)",
+                         [(hold_id, record_id) for record_id in record_ids])
+        catalog.audit(conn, now, placed_by, "hold.place", details)
+        if log_event is not None:
+            log_event(conn, "hold", {"hold_id": hold_id, "action": "place", "at": now, "by": placed_by,
+                                     "records": record_ids})
+    return Hold(hold_id, reason, now, placed_by, None, len(record_ids), criteria.as_json())
+
+
+def release_hold(catalog: Catalog, store: ObjectStore, hold_id: str, released_by: str, log_event=None) -> Hold:
+    row = catalog.db.execute("SELECT * FROM holds WHERE hold_id = ?", (hold_id,)).fetchone()
+    if row is None:
+        raise SunshineError(f"no hold {hold_id!r} (see `sunshine hold list`)")
+    if row["released_at"]:
+        raise SunshineError(f"hold {hold_id} was already released at {row['released_at']}")
+    mine = [r[0] for r in catalog.db.execute("SELECT record_id FROM hold_records WHERE hold_id = ?", (hold_id,))]
+    now = utc_now()
+    with catalog.transaction() as conn:
+        conn.execute("UPDATE holds SET released_at = ? WHERE hold_id = ?", (now, hold_id))
+        catalog.audit(conn, now, released_by, "hold.release", {"hold_id": hold_id, "records": len(mine)})
+        if log_event is not None:
+            log_event(conn, "hold", {"hold_id": hold_id, "action": "release", "at": now, "by": released_by,
+                                     "records": mine})
+    still_held = objects_of(catalog, held_record_ids(catalog))
+    lockable = _lockable(store)
+    if lockable is not None:
+        for key, version_id in objects_of(catalog, mine).items():
+            if key not in still_held:  # another open hold still needs this object
+                lockable.set_legal_hold(key, version_id, False)
+    return Hold(hold_id, row["reason"], row["placed_at"], row["placed_by"], now, len(mine), json.loads(row["query"]))
+
+
+def list_holds(catalog: Catalog, include_released: bool = False) -> list[Hold]:
+    where = "" if include_released else "WHERE released_at IS NULL"
+    holds = []
+    for row in catalog.db.execute(f"SELECT * FROM holds {where} ORDER BY placed_at"):
+        count = catalog.db.execute("SELECT COUNT(*) FROM hold_records WHERE hold_id = ?",
+                                   (row["hold_id"],)).fetchone()[0]
+        holds.append(Hold(row["hold_id"], row["reason"], row["placed_at"], row["placed_by"], row["released_at"],
+                          count, json.loads(row["query"])))
+    return holds

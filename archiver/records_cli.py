@@ -1,0 +1,173 @@
+"""Records-management commands: legal holds, retention disposal, spool sync (DESIGN §3)."""
+
+from __future__ import annotations
+
+import getpass
+import json
+import sys
+
+import click
+
+from archiver.catalog import Catalog
+from archiver.config import load_config
+
+
+def _actor(by: str | None) -> str:
+    return by or getpass.getuser()
+
+
+def _log_event():
+    """The ledger's clerk-event hook, if the ledger package offers one."""
+    try:
+        from archiver.ledger_events import append_event
+    except ImportError:  # pragma: no cover - part of the product
+        return None
+    return append_event
+
+
+config_option = click.option("-c", "--config", "config_path", type=click.Path(dir_okay=False), default=None,
+                             help="Config file (default ./sunshine.toml, or $SUNSHINE_CONFIG).")
+
+
+@click.group()
+def hold() -> None:
+    """Legal holds: records that must be kept whatever their retention says.
+
+    A hold covers the records matching its criteria when it is placed (with their whole threads unless
+    --no-threads), sets an S3 legal hold on every object behind them, and is logged in the audit
+    trail and the ledger. Retention disposal never touches a held record.
+    """
+
+
+@hold.command("add")
+@config_option
+@click.option("--reason", required=True, help="Why: the request, case or litigation number.")
+@click.option("--record", "record_ids", multiple=True, help="A record id (repeatable).")
+@click.option("--q", "text", default=None, help="Records whose text matches (same matching as the portal).")
+@click.option("--platform", default=None)
+@click.option("--account", default=None)
+@click.option("--from", "date_from", default=None, help="Created on or after YYYY-MM-DD.")
+@click.option("--to", "date_to", default=None, help="Created on or before YYYY-MM-DD.")
+@click.option("--no-threads", is_flag=True, help="Hold only the matching records, not their threads.")
+@click.option("--by", default=None, help="Who places the hold (default: the current user).")
+def hold_add(config_path, reason, record_ids, text, platform, account, date_from, date_to, no_threads, by) -> None:
+    """Place a legal hold."""
+    from archiver.holds import HoldCriteria, place_hold
+    from archiver.run import open_archive_store, open_search_index
+
+    config = load_config(config_path)
+    criteria = HoldCriteria(tuple(record_ids), text, platform, account, date_from, date_to, not no_threads)
+    catalog = Catalog(config.catalog_path)
+    try:
+        index = open_search_index(config) if text else None
+        placed = place_hold(catalog, open_archive_store(config), reason, _actor(by), criteria, index=index,
+                            log_event=_log_event())
+    finally:
+        catalog.close()
+    click.echo(f"{placed.hold_id}: holding {placed.record_count} records ({placed.reason})")
+
+
+@hold.command("release")
+@config_option
+@click.argument("hold_id")
+@click.option("--by", default=None, help="Who releases the hold (default: the current user).")
+def hold_release(config_path, hold_id, by) -> None:
+    """Release a legal hold (objects another open hold needs stay held)."""
+    from archiver.holds import release_hold
+    from archiver.run import open_archive_store
+
+    config = load_config(config_path)
+    catalog = Catalog(config.catalog_path)
+    try:
+        released = release_hold(catalog, open_archive_store(config), hold_id, _actor(by), log_event=_log_event())
+    finally:
+        catalog.close()
+    click.echo(f"{released.hold_id}: released ({released.record_count} records)")
+
+
+@hold.command("list")
+@config_option
+@click.option("--all", "include_released", is_flag=True, help="Include released holds.")
+@click.option("--json", "as_json", is_flag=True)
+def hold_list(config_path, include_released, as_json) -> None:
+    """List holds."""
+    from archiver.holds import list_holds
+
+    config = load_config(config_path)
+    catalog = Catalog(config.catalog_path)
+    try:
+        holds = list_holds(catalog, include_released)
+    finally:
+        catalog.close()
+    if as_json:
+        click.echo(json.dumps([h.__dict__ for h in holds], indent=2))
+        return
+    if not holds:
+        click.echo("no holds")
+    for h in holds:
+        state = f"released {h.released_at}" if h.released_at else "open"
+        click.echo(f"{h.hold_id}  {state}  {h.record_count} records  placed {h.placed_at} by {h.placed_by}: "
+                   f"{h.reason}  {json.dumps(h.criteria)}")
+
+
+@click.group()
+def retention() -> None:
+    """Retention: dispose of records whose retention period has ended (never those on hold)."""
+
+
+@retention.command("run")
+@config_option
+@click.option("--dry-run", is_flag=True, help="List what is due; change nothing.")
+@click.option("--by", default=None, help="Who runs the disposal (default: the current user).")
+def retention_run(config_path, dry_run, by) -> None:
+    """Dispose of due records and write a disposition certificate into the archive.
+
+    Objects that S3 Object Lock still protects are refused by the store; those records are reported
+    and kept whole, and the command exits non-zero.
+    """
+    from archiver.disposition import run_retention
+    from archiver.run import open_archive_store, open_search_index
+
+    config = load_config(config_path)
+    catalog = Catalog(config.catalog_path)
+    try:
+        report = run_retention(catalog, open_archive_store(config), config.storage, dry_run=dry_run,
+                               actor=_actor(by), log_event=_log_event())
+    finally:
+        catalog.close()
+    if report.disposed:
+        index = open_search_index(config)
+        delete = getattr(index, "delete", None)
+        if delete is not None:
+            delete(report.disposed)
+        index.close()
+    click.echo(f"{len(report.due)} records past retention, {report.held} more kept by legal holds")
+    if dry_run:
+        for item in report.due[:50]:
+            click.echo(f"due: {item['record_id']} ({item['platform']} {item['kind']}, "
+                       f"{item['retention_days']} days, retained until {item['retained_until']})")
+        return
+    click.echo(f"disposed of {len(report.disposed)} records"
+               + (f"; certificate {report.certificate_key}" if report.certificate_key else ""))
+    for refusal in report.refused:
+        click.secho(f"refused: {refusal}", fg="red", err=True)
+    if report.refused:
+        sys.exit(1)
+
+
+@click.command()
+@config_option
+def sync(config_path) -> None:
+    """Upload what a previous run left in the local spool while S3 was unreachable."""
+    from archiver.run import drain_spool, open_archive_store
+
+    config = load_config(config_path)
+    store = open_archive_store(config)
+    catalog = Catalog(config.catalog_path)
+    try:
+        uploaded, pending = drain_spool(store, catalog)
+    finally:
+        catalog.close()
+    click.echo(f"uploaded {uploaded} spooled objects; {pending} still waiting")
+    if pending:
+        sys.exit(1)
