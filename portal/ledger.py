@@ -1,0 +1,256 @@
+"""The ledger area (DESIGN §5, §7): the transparency log as any standard verifier fetches it.
+
+`/ledger/checkpoint`, `/ledger/checkpoints/<size>`, `/ledger/key` and `/ledger/tile/…` serve the
+objects under `ledger/` in the store byte for byte (C2SP tlog-checkpoint, signed-note and
+tlog-tiles), so Go's `sumdb/tlog` or any other client can audit the log without trusting us.
+`/api/v1/proof/inclusion` and `/api/v1/proof/consistency` compute proofs from the tiles, and
+`/verify` explains to a person how to check all of it. Everything comes from the object store
+through one `LogReader` per app; the catalog is never opened.
+
+Endpoints: `ledger.checkpoint`, `ledger.kept_checkpoint`, `ledger.key`, `ledger.tile`,
+`ledger.inclusion_proof`, `ledger.consistency_proof`, `ledger.verify`.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shlex
+import threading
+from typing import Any
+
+from flask import Blueprint, Response, abort, current_app, jsonify, render_template, request
+
+from archiver.errors import SunshineError
+from archiver.ledger.log import CHECKPOINT_KEY, CHECKPOINTS_PREFIX, KEY_KEY, LogReader
+from archiver.ledger.merkle import HASH_SIZE
+from archiver.ledger.note import NoteError, open_note, parse_checkpoint, parse_verifier_key
+from archiver.ledger.tiles import (
+    TILE_WIDTH,
+    TileRef,
+    decode_entry_bundle,
+    encode_entry_bundle,
+    parse_tile_path,
+)
+from archiver.store.keys import LEDGER_PREFIX
+from portal.backends import STORE_PART, BackendDown, store
+
+bp = Blueprint("ledger", __name__)
+
+TEXT = "text/plain; charset=utf-8"
+LATEST_CACHE = "public, max-age=10"  # the one mutable object: a new checkpoint each run
+IMMUTABLE_CACHE = "public, max-age=31536000, immutable"
+PARTIAL_CACHE = "public, max-age=3600"  # never changes either, but may be replaced by its full tile
+MAX_NUMBER_DIGITS = 18  # any tree size fits; longer strings are junk, not big numbers
+_NUMBER = re.compile(r"^(0|[1-9][0-9]*)$")
+_READER_LOCK = threading.Lock()
+
+
+def reader() -> LogReader:
+    """The app's `LogReader` over the guarded store: one per app so its tile cache is shared."""
+    found = current_app.extensions.get("sunshine.ledger")
+    if found is None:
+        with _READER_LOCK:
+            found = current_app.extensions.get("sunshine.ledger")
+            if found is None:
+                found = current_app.extensions["sunshine.ledger"] = LogReader(store())
+    return found
+
+
+def parse_number(value: str | None, name: str, *, required: bool = True) -> int | None:
+    """A non-negative decimal integer query parameter; a 400 saying what is wrong otherwise."""
+    if value is None or value == "":
+        if required:
+            abort(400, f"the {name} parameter is required (a non-negative whole number)")
+        return None
+    if len(value) > MAX_NUMBER_DIGITS or not _NUMBER.match(value):
+        abort(400, f"{name} must be a non-negative whole number without leading zeros, got {value[:40]!r}")
+    return int(value)
+
+
+def _store_text(key: str, missing: str) -> str:
+    try:
+        return store().get(key).decode("utf-8")
+    except KeyError:
+        abort(404, missing)
+    except UnicodeDecodeError:
+        raise BackendDown(STORE_PART, f"{key} is not UTF-8 text") from None
+
+
+def _text(body: str, cache: str) -> Response:
+    return Response(body, content_type=TEXT, headers={"Cache-Control": cache})
+
+
+# ------------------------------------------------------------------------------------ raw objects
+
+@bp.get("/ledger/checkpoint")
+def checkpoint() -> Response:
+    text = _store_text(CHECKPOINT_KEY, "The ledger has no signed checkpoint yet.")
+    return _text(text, LATEST_CACHE)
+
+
+@bp.get("/ledger/checkpoints/<size>")
+def kept_checkpoint(size: str) -> Response:
+    """Every checkpoint ever signed (`ledger/checkpoints/<size>`): old roots for consistency proofs."""
+    if len(size) > MAX_NUMBER_DIGITS or not _NUMBER.match(size):
+        abort(404, "There is no checkpoint at this address.")
+    text = _store_text(CHECKPOINTS_PREFIX + size, f"No checkpoint of size {size} was signed.")
+    return _text(text, IMMUTABLE_CACHE)
+
+
+@bp.get("/ledger/key")
+def key() -> Response:
+    text = _store_text(KEY_KEY, "The ledger has no published key yet.")
+    return _text(text, "public, max-age=3600")
+
+
+@bp.get("/ledger/tile/<path:tile>")
+def tile(tile: str) -> Response:
+    """A hash tile or entry bundle at its C2SP path; only canonical tile paths are served."""
+    try:
+        ref = parse_tile_path("tile/" + tile)
+    except ValueError:
+        abort(404, "There is no tile at this address.")
+    data = _tile_bytes(ref)
+    cache = IMMUTABLE_CACHE if ref.width == TILE_WIDTH else PARTIAL_CACHE
+    return Response(data, content_type="application/octet-stream", headers={"Cache-Control": cache})
+
+
+def _tile_bytes(ref: TileRef) -> bytes:
+    """The stored tile; a missing partial tile is answered from the full tile's prefix.
+
+    C2SP tlog-tiles lets a log replace partial tiles by the full one; the first W hashes (or
+    entries) of the full tile are exactly the partial tile of width W, so clients that do not
+    fall back themselves (Go's `TileHashReader`) still get their bytes.
+    """
+    try:
+        return store().get(LEDGER_PREFIX + ref.path)
+    except KeyError:
+        if ref.width == TILE_WIDTH:
+            abort(404, "This tile has not been published.")
+    full = TileRef(ref.level, ref.index, TILE_WIDTH)
+    try:
+        data = store().get(LEDGER_PREFIX + full.path)
+    except KeyError:
+        abort(404, "This tile has not been published.")
+    if ref.level is not None:
+        return data[:ref.width * HASH_SIZE]
+    try:
+        return encode_entry_bundle(decode_entry_bundle(data)[:ref.width])
+    except ValueError as exc:
+        raise BackendDown(STORE_PART, f"{LEDGER_PREFIX + full.path} is damaged: {exc}") from None
+
+
+# ------------------------------------------------------------------------------------ proofs
+
+def _proof(build, *args: int) -> dict[str, Any]:
+    """Run a `LogReader` proof: a bad size or index is a 400, a damaged log a 503."""
+    try:
+        return build(*args)
+    except ValueError as exc:
+        abort(400, str(exc))
+    except SunshineError as exc:
+        raise BackendDown(STORE_PART, str(exc)) from None
+
+
+def _latest_size() -> int:
+    size = reader().size()
+    if size == 0:
+        abort(404, "The ledger has no signed checkpoint yet.")
+    return size
+
+
+@bp.get("/api/v1/proof/inclusion")
+def inclusion_proof() -> Response:
+    """`{"index", "size", "leaf_hash", "proof": [hex…], "root"}` for leaf `index` in tree `size`."""
+    index = parse_number(request.args.get("index"), "index")
+    size = parse_number(request.args.get("size"), "size", required=False)
+    pinned = size is not None
+    body = _proof(reader().inclusion_json, index, size if pinned else _latest_size())
+    response = jsonify(body)
+    response.headers["Cache-Control"] = IMMUTABLE_CACHE if pinned else LATEST_CACHE
+    return response
+
+
+@bp.get("/api/v1/proof/consistency")
+def consistency_proof() -> Response:
+    """`{"old", "new", "proof": [hex…]}`: the tree of size `old` is a prefix of the one of size `new`."""
+    old = parse_number(request.args.get("old"), "old")
+    new = parse_number(request.args.get("new"), "new", required=False)
+    pinned = new is not None
+    body = _proof(reader().consistency_json, old, new if pinned else _latest_size())
+    response = jsonify(body)
+    response.headers["Cache-Control"] = IMMUTABLE_CACHE if pinned else LATEST_CACHE
+    return response
+
+
+# ------------------------------------------------------------------------------------ the page
+
+@bp.app_template_filter("shell_quote")
+def shell_quote(value: object) -> str:
+    """A value as one shell word, so copy-pasted commands cannot be split or injected (Host header)."""
+    return shlex.quote(str(value))
+
+
+@bp.get("/verify")
+def verify() -> str:
+    """How to verify this archive: the key, the latest checkpoint, commands; `?index=I` a proof."""
+    index = parse_number(request.args.get("index"), "index", required=False)
+    log = _log_state()
+    proof = _page_proof(index, log["size"]) if index is not None else None
+    return render_template("verify.html", log=log, proof=proof, index=index,
+                           base=request.host_url.rstrip("/"))
+
+
+def _optional_text(key: str) -> str | None:
+    try:
+        return store().get(key).decode("utf-8", "replace")
+    except KeyError:
+        return None
+
+
+def _log_state() -> dict[str, Any]:
+    """What the page shows about the log; a checkpoint that does not verify is said so, loudly."""
+    vkey = _optional_text(KEY_KEY)
+    text = _optional_text(CHECKPOINT_KEY)
+    state: dict[str, Any] = {"key": vkey.strip() if vkey else None, "checkpoint": text, "size": 0,
+                             "origin": None, "root_hex": None, "problem": None}
+    if text is None:
+        return state
+    if not state["key"]:
+        state["problem"] = "The ledger's public key (ledger/key) is missing, so the checkpoint cannot be checked."
+        return state
+    try:
+        note = open_note(text, [parse_verifier_key(state["key"])])
+        body = parse_checkpoint(note.text)
+    except NoteError as exc:
+        state["problem"] = f"The latest checkpoint does not verify with the published key: {exc}"
+        return state
+    state.update(size=body.size, origin=body.origin, root_hex=body.root.hex())
+    return state
+
+
+def _page_proof(index: int, size: int) -> dict[str, Any]:
+    if size == 0:
+        abort(404, "The ledger has no signed checkpoint yet, so there is nothing to prove.")
+    body = _proof(reader().inclusion_json, index, size)
+    try:
+        entry = reader().entry(index, size)
+    except SunshineError as exc:
+        raise BackendDown(STORE_PART, str(exc)) from None
+    return {**body, "entry_hex": entry.hex(), "entry_text": entry.decode("utf-8", "replace"),
+            "capture": _capture_fields(entry)}
+
+
+def _capture_fields(entry: bytes) -> dict[str, Any] | None:
+    """The record id, version and digest a capture entry commits to (for the sha256sum command)."""
+    try:
+        fields = json.loads(entry)
+    except ValueError:
+        return None
+    if not isinstance(fields, dict) or fields.get("type") != "capture":
+        return None
+    if not all(isinstance(fields.get(name), kind) for name, kind in
+               (("record_id", str), ("version", int), ("content_sha256", str))):
+        return None
+    return fields
