@@ -205,11 +205,11 @@ def parse_text(text: str) -> TextQuery:
         nonlocal operator
         if clause is None:  # nothing searchable: a pending operator waits for the next clause
             return
-        if negate:
+        if negate:  # the operator before an exclusion is dropped with it
             excluded.append(clause)
         else:
             required.append((operator or "AND", clause))
-            operator = None
+        operator = None
 
     while index < length:
         char = text[index]

@@ -243,8 +243,8 @@ class SqliteIndex:
                 link = self.path.with_name(f".{self.path.name}.{uuid.uuid4().hex}.link")
                 os.symlink(target.relative_to(self.path.parent), link)
                 if self._writer is not None and previous is not None:
-                    # Old readers keep the old file; leave its WAL empty so they need nothing else.
-                    self._writer.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+                    # Fold the old WAL into its file for readers still on it; never wait for them.
+                    self._writer.execute("PRAGMA wal_checkpoint(PASSIVE)")
                 os.replace(link, self.path)
                 _fsync(self.path.parent)
             except BaseException:

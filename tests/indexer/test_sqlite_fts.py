@@ -1,0 +1,198 @@
+"""SQLite-only behaviour of `SqliteIndex` (the shared semantics are in test_contract.py): readers never
+blocked by the writer, the generation swap on rebuild, thread safety, bounded highlight cost."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import threading
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from archiver.errors import SunshineError
+from archiver.model import RecordDoc
+from indexer import HIGHLIGHT_END, HIGHLIGHT_START, SearchQuery
+from indexer.sqlite_fts import SqliteIndex
+from tests.indexer.corpus import build_corpus
+
+BASE = build_corpus()[0]
+
+
+def record(n: int, text: str | None = None) -> RecordDoc:
+    return replace(BASE, record_id=f"r-{n}", thread_id=f"r-{n}", text=text or f"road closure number {n}",
+                   created_at=f"2024-01-01T{n // 3600 % 24:02d}:{n // 60 % 60:02d}:{n % 60:02d}Z")
+
+
+@pytest.fixture
+def index(tmp_path: Path) -> Iterator[SqliteIndex]:
+    made = SqliteIndex(tmp_path / "search.sqlite")
+    yield made
+    made.close()
+
+
+def test_path_is_a_link_to_the_current_generation(index: SqliteIndex, tmp_path: Path) -> None:
+    assert index.path.is_symlink()
+    target = Path(os.readlink(index.path))
+    assert not target.is_absolute()  # the archive folder can be moved as a whole
+    assert (tmp_path / target).exists()
+
+
+def test_readers_are_not_blocked_by_an_open_write(index: SqliteIndex) -> None:
+    index.upsert(record(n) for n in range(10))
+    in_transaction, release = threading.Event(), threading.Event()
+
+    def slow_docs() -> Iterator[RecordDoc]:
+        yield from (record(n) for n in range(10, 20))
+        in_transaction.set()
+        release.wait(10)
+        yield record(20)
+
+    writer = threading.Thread(target=index.upsert, args=(slow_docs(),))
+    writer.start()
+    try:
+        assert in_transaction.wait(10)
+        started = time.monotonic()
+        assert index.search(SearchQuery(text="road")).total == 10  # the write is not visible yet
+        assert index.get("r-15") is None
+        assert time.monotonic() - started < 2
+    finally:
+        release.set()
+        writer.join(10)
+    assert index.search(SearchQuery(text="road")).total == 21
+
+
+def test_concurrent_readers_see_only_whole_upserts(index: SqliteIndex) -> None:
+    seen: list[int] = []
+    errors: list[BaseException] = []
+    stop = threading.Event()
+
+    def reader() -> None:
+        while not stop.is_set():
+            try:
+                seen.append(index.search(SearchQuery(text="closure", per_page=5)).total)
+            except BaseException as error:  # noqa: BLE001 - reported by the assertion below
+                errors.append(error)
+                return
+
+    threads = [threading.Thread(target=reader) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    try:
+        for batch in range(10):
+            index.upsert(record(batch * 50 + n) for n in range(50))
+    finally:
+        stop.set()
+        for thread in threads:
+            thread.join(10)
+    assert not errors
+    assert seen and all(total % 50 == 0 for total in seen)
+    assert index.search(SearchQuery(text="closure")).total == 500
+
+
+def test_rebuild_is_atomic_for_readers(index: SqliteIndex) -> None:
+    index.upsert(record(n, "old words") for n in range(300))
+    seen: set[tuple[int, frozenset[str]]] = set()
+    stop = threading.Event()
+
+    def reader() -> None:
+        while not stop.is_set():
+            page = index.search(SearchQuery(text="old | new", per_page=100))
+            seen.add((page.total, frozenset(hit.record.text for hit in page.hits)))
+
+    thread = threading.Thread(target=reader)
+    thread.start()
+    try:
+        for _ in range(3):
+            index.rebuild(record(n, "new words") for n in range(200))
+            index.rebuild(record(n, "old words") for n in range(300))
+    finally:
+        stop.set()
+        thread.join(10)
+    assert seen <= {(300, frozenset({"old words"})), (200, frozenset({"new words"}))}
+    assert seen
+
+
+def test_open_connections_keep_the_old_generation_and_new_instances_see_the_new(
+    index: SqliteIndex, tmp_path: Path
+) -> None:
+    index.upsert(record(n, "old words") for n in range(5))
+    old_file = index.path.parent / os.readlink(index.path)
+    held = sqlite3.connect(old_file)
+    held.execute("BEGIN")
+    assert held.execute("SELECT count(*) FROM records").fetchone() == (5,)
+    other = SqliteIndex(tmp_path / "search.sqlite")  # as the portal in another process would
+    assert other.search(SearchQuery(text="old")).total == 5
+    index.rebuild(record(n, "new words") for n in range(7))
+    assert held.execute("SELECT count(*) FROM records").fetchone() == (5,)
+    held.close()
+    assert other.search(SearchQuery(text="new")).total == 7  # the link changed: it moved over
+    assert other.search(SearchQuery(text="old")).total == 0
+    other.close()
+
+
+def test_failed_rebuild_leaves_the_index_as_it_was(index: SqliteIndex) -> None:
+    index.upsert(record(n) for n in range(5))
+
+    def broken() -> Iterator[RecordDoc]:
+        yield record(100)
+        raise RuntimeError("store unreachable")
+
+    with pytest.raises(RuntimeError):
+        index.rebuild(broken())
+    assert index.search(SearchQuery()).total == 5
+    generations = index.path.with_name(index.path.name + ".gen")
+    assert not list(generations.glob("building-*"))
+
+
+def test_old_generations_are_removed(index: SqliteIndex) -> None:
+    for round_number in range(4):
+        index.rebuild(record(n) for n in range(round_number + 1))
+    generations = index.path.with_name(index.path.name + ".gen")
+    assert len(list(generations.glob("*.sqlite"))) <= 2
+    assert index.search(SearchQuery()).total == 4
+
+
+def test_a_plain_database_file_is_used_until_the_first_rebuild(tmp_path: Path) -> None:
+    plain = tmp_path / "plain.sqlite"
+    sqlite3.connect(plain).close()
+    index = SqliteIndex(plain)
+    index.upsert([record(1)])
+    assert not plain.is_symlink() and index.search(SearchQuery()).total == 1
+    index.rebuild([record(2), record(3)])
+    assert plain.is_symlink() and index.search(SearchQuery()).total == 2
+    index.close()
+
+
+def test_threads_share_one_index(index: SqliteIndex) -> None:
+    index.upsert(record(n) for n in range(100))
+    with ThreadPoolExecutor(8) as pool:
+        totals = list(pool.map(lambda n: index.search(SearchQuery(text=f"road {n % 3}")).total, range(64)))
+    assert set(totals) <= {0, 1, 2, 3, 100}
+    index.close()  # closing and using again reopens
+    assert index.search(SearchQuery()).total == 100
+
+
+def test_a_huge_repetitive_text_highlights_quickly(index: SqliteIndex) -> None:
+    """FTS5's snippet() is quadratic in matches: this took minutes before long texts were chunked."""
+    index.upsert([record(1, "word " * 200_000)])
+    started = time.monotonic()
+    (hit,) = index.search(SearchQuery(text="word")).hits
+    assert time.monotonic() - started < 5
+    assert hit.highlight.startswith(HIGHLIGHT_START + "word" + HIGHLIGHT_END) and len(hit.highlight) < 2_000
+
+
+def test_a_broken_index_is_reported_not_raised_raw(tmp_path: Path) -> None:
+    index = SqliteIndex(tmp_path / "search.sqlite")
+    target = index.path.parent / os.readlink(index.path)
+    index.close()
+    target.unlink()
+    target.mkdir()  # something unreadable where the database was
+    with pytest.raises(SunshineError, match="search index .* cannot be read"):
+        index.ping()
+    with pytest.raises(SunshineError, match="cannot be read"):
+        index.search(SearchQuery(text="x"))
