@@ -46,7 +46,7 @@ STALE_BUILD_SECONDS = 24 * 3600  # an unaliased build this old is a crashed rebu
 MAX_WINDOW = 10_000  # from + size ceiling (index.max_result_window); deeper reading uses `scan`
 WHOLE_TEXT_CHARS = 1000  # as the SQLite backend: shorter texts are highlighted whole, longer ones cut
 SNIPPET_CHARS = 300
-MAX_ANALYZED_OFFSET = 200_000  # megabyte texts are highlighted in their first part only, never refused
+MAX_ANALYZED_OFFSET = 1_000_000  # the index default; past it a text is shown from its start, never refused
 FACET_SIZE = 500
 SIMPLE_QUERY_FLAGS = "AND|OR|NOT|PHRASE|PREFIX|WHITESPACE"
 _KEYWORDS = ("record_id", "platform", "account", "kind", "status", "thread_id", "parent_id")
@@ -182,9 +182,12 @@ class ElasticIndex:
     # -- reading ---------------------------------------------------------------------------------
 
     def get(self, record_id: str) -> RecordDoc | None:
+        key = column_text(record_id)
+        if not key or len(key.encode("utf-8")) > 512:  # not an id Elasticsearch can hold
+            return None
         with self._errors():
             try:
-                found = self._es.get(index=self.alias, id=column_text(record_id), source_includes=["doc"])
+                found = self._es.get(index=self.alias, id=key, source_includes=["doc"])
             except NotFoundError:
                 return None
         return doc_from_json_text(found["_source"]["doc"])
@@ -220,7 +223,10 @@ class ElasticIndex:
         response = self._search(
             query=es_query, from_=start, size=query.per_page, sort=sort, aggs=aggs, track_total_hits=True,
             source_includes=["doc"],
-            highlight={"fields": {"text": {"number_of_fragments": 0,
+            # One passage of up to WHOLE_TEXT_CHARS: a shorter text comes back whole, a longer one as
+            # the best passage (never the megabytes), cut to a snippet in `_highlight`.
+            highlight={"fields": {"text": {"type": "unified", "number_of_fragments": 1,
+                                           "fragment_size": WHOLE_TEXT_CHARS,
                                            **({"highlight_query": hq} if (hq := highlight_query(query.text)) else {})}},
                        "max_analyzed_offset": MAX_ANALYZED_OFFSET,
                        "pre_tags": [HIGHLIGHT_START], "post_tags": [HIGHLIGHT_END], "encoder": "default"})
@@ -441,7 +447,7 @@ def _fold_char(char: str) -> str:
     return base if len(base) == 1 else char
 
 
-def index_form(text: str) -> tuple[str, list[int]]:
+def index_form(text: str) -> tuple[str, Sequence[int]]:
     """`text` as both backends tokenize it, plus where each of its characters came from.
 
     FTS5's unicode61 splits on every character that is not a letter, digit or mark and drops
@@ -450,6 +456,8 @@ def index_form(text: str) -> tuple[str, list[int]]:
     one (combining marks dropped), and `positions` maps the result back to the original text so a
     highlight shows the text as written.
     """
+    if text.isascii():
+        return _ASCII_NON_WORD.sub(" ", text), range(len(text))
     out: list[str] = []
     positions: list[int] = []
     for index, char in enumerate(searchable_text(text)):
@@ -474,12 +482,16 @@ def _highlight(text: str, fragments: list[str] | None, searched: bool) -> str:
     marked = restore_highlight(text, fragments[0])
     if len(text) <= WHOLE_TEXT_CHARS:
         return marked
+    plain = marked.replace(HIGHLIGHT_START, "").replace(HIGHLIGHT_END, "")
+    clean = searchable_text(text)
     first = max(0, marked.find(HIGHLIGHT_START))
     start = max(0, first - SNIPPET_CHARS // 3)
     end = min(len(marked), start + SNIPPET_CHARS)
     while marked.count(HIGHLIGHT_START, start, end) != marked.count(HIGHLIGHT_END, start, end) and end < len(marked):
         end += 1  # never cut between a start and an end marker
-    return ("…" if start else "") + marked[start:end] + ("…" if end < len(marked) else "")
+    before = "…" if start or not clean.startswith(plain) else ""
+    after = "…" if end < len(marked) or not clean.endswith(plain) else ""
+    return before + marked[start:end] + after
 
 
 def restore_highlight(original: str, fragment: str) -> str:
