@@ -46,6 +46,9 @@ def install_dir() -> Path:
 def start() -> dict[str, str]:
     """Start the node if it is not running; return `{"SUNSHINE_ES_URL": url}` either way."""
     state = read_state(NAME)
+    if state and not _is_our_node(int(state["pid"])):  # stale state: the pid now belongs to another program
+        clear_state(NAME)
+        state = None
     if state:
         _wait_healthy(state["url"], int(state["pid"]), Path(state["log"]), timeout=HEALTH_TIMEOUT)
         return {"SUNSHINE_ES_URL": state["url"]}
@@ -99,7 +102,8 @@ def stop() -> None:
     if state is None:
         clear_state(NAME)
         return
-    _stop_group(int(state["pid"]))
+    if _is_our_node(int(state["pid"])):  # never signal a program that merely inherited the pid
+        _stop_group(int(state["pid"]))
     clear_state(NAME)
     run_dir = Path(state.get("run_dir", ""))
     if run_dir.name.startswith("sunshine-es-"):
@@ -214,6 +218,12 @@ def _stop_group(pid: int, timeout: float = 30.0) -> None:
             _reap(pid)
             time.sleep(0.1)
 
+
+def _is_our_node(pid: int) -> bool:
+    try:
+        return b"elasticsearch" in Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return True  # no /proc to ask: trust the saved state
 
 def _reap(pid: int) -> None:
     """Collect our own child's exit status so it does not linger as a zombie (and look alive)."""

@@ -69,3 +69,17 @@ def test_a_node_that_dies_while_starting_is_reported_with_its_log_tail(tmp_path)
     with pytest.raises(SunshineError, match="max virtual memory areas too low"):
         es_server._wait_healthy(f"http://127.0.0.1:{service_state.free_port()}", process.pid, log, timeout=30)
     assert time.monotonic() - started < 5
+
+
+def test_stale_state_naming_another_program_is_ignored_not_signalled(tmp_path, monkeypatch) -> None:
+    monkeypatch.setattr(service_state, "RUN_DIR", tmp_path)
+    bystander = subprocess.Popen(["sleep", "30"], start_new_session=True)  # took over a dead node's pid
+    try:
+        service_state.write_state(es_server.NAME, {"pid": bystander.pid, "url": "http://127.0.0.1:9", "run_dir": ""})
+        assert not es_server._is_our_node(bystander.pid)
+        es_server.stop()
+        assert bystander.poll() is None  # still running: we only stop what we started
+        assert es_server.status() is None
+    finally:
+        bystander.kill()
+        bystander.wait()
