@@ -122,31 +122,8 @@ def _check_warcs(store: ObjectStore, catalog: Catalog, report: VerifyReport) -> 
 
 
 def _check_ledger(config: Config, store: ObjectStore, catalog: Catalog, report: VerifyReport) -> None:
-    try:
-        from archiver.ledger import log as ledger_log
-    except ImportError:  # pragma: no cover
-        return
-    size = catalog.ledger_size()
-    report.ledger_entries_checked = size
-    if size == 0:
-        return
-    signer = ledger_log.load_or_create_signer(config.ledger_key_path, config.ledger_name)
-    report.problems.extend(ledger_log.verify_log(store, ledger_log.verifier_key(signer)))
-    reader = ledger_log.LogReader(store)
-    try:
-        published = reader.size()
-    except Exception as exc:  # noqa: BLE001
-        report.problems.append(f"ledger: cannot read the published log: {exc}")
-        return
-    for row in catalog.db.execute("SELECT idx, entry, published FROM ledger ORDER BY idx"):
-        if not row["published"]:
-            report.problems.append(f"ledger entry {row['idx']}: not yet published (run `sunshine archive` again)")
-            continue
-        if row["idx"] >= published:
-            report.problems.append(f"ledger entry {row['idx']}: missing from the published log (size {published})")
-            continue
-        try:
-            if reader.entry(row["idx"]) != bytes(row["entry"]):
-                report.problems.append(f"ledger entry {row['idx']}: published entry differs from the catalog")
-        except Exception as exc:  # noqa: BLE001
-            report.problems.append(f"ledger entry {row['idx']}: cannot be read: {exc}")
+    """The log intact, signed over everything published, and holding every capture (ledger_check)."""
+    from archiver.ledger_check import check_ledger
+
+    report.ledger_entries_checked, problems = check_ledger(config, store, catalog)
+    report.problems.extend(problems)
