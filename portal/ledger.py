@@ -117,28 +117,44 @@ def tile(tile: str) -> Response:
 
 
 def _tile_bytes(ref: TileRef) -> bytes:
-    """The stored tile; a missing partial tile is answered from the full tile's prefix.
+    """The stored tile; a missing partial tile is answered from a wider one's prefix.
 
-    C2SP tlog-tiles lets a log replace partial tiles by the full one; the first W hashes (or
-    entries) of the full tile are exactly the partial tile of width W, so clients that do not
-    fall back themselves (Go's `TileHashReader`) still get their bytes.
+    The first W hashes (or entries) of any wider tile at the same index are exactly the partial
+    tile of width W (C2SP tlog-tiles), and a log may replace partial tiles by the full one or
+    miss one a crash interrupted. Clients that do not fall back themselves (Go's
+    `TileHashReader`) still get their bytes.
     """
     try:
         return store().get(LEDGER_PREFIX + ref.path)
     except KeyError:
         if ref.width == TILE_WIDTH:
             abort(404, "This tile has not been published.")
+    for wider in _wider_tiles(ref):
+        try:
+            data = store().get(LEDGER_PREFIX + wider.path)
+        except KeyError:
+            continue
+        if ref.level is not None:
+            if len(data) < ref.width * HASH_SIZE:
+                break
+            return data[:ref.width * HASH_SIZE]
+        try:
+            entries = decode_entry_bundle(data)
+        except ValueError as exc:
+            raise BackendDown(STORE_PART, f"{LEDGER_PREFIX + wider.path} is damaged: {exc}") from None
+        if len(entries) >= ref.width:
+            return encode_entry_bundle(entries[:ref.width])
+        break
+    abort(404, "This tile has not been published.")
+
+
+def _wider_tiles(ref: TileRef) -> list[TileRef]:
+    """The full tile, then the stored partial tiles wider than `ref`, narrowest first (one listing)."""
     full = TileRef(ref.level, ref.index, TILE_WIDTH)
-    try:
-        data = store().get(LEDGER_PREFIX + full.path)
-    except KeyError:
-        abort(404, "This tile has not been published.")
-    if ref.level is not None:
-        return data[:ref.width * HASH_SIZE]
-    try:
-        return encode_entry_bundle(decode_entry_bundle(data)[:ref.width])
-    except ValueError as exc:
-        raise BackendDown(STORE_PART, f"{LEDGER_PREFIX + full.path} is damaged: {exc}") from None
+    prefix = LEDGER_PREFIX + full.path + ".p/"
+    widths = sorted(int(tail) for obj in store().list(prefix)
+                    if (tail := obj.key[len(prefix):]).isdigit() and ref.width < int(tail) < TILE_WIDTH)
+    return [full, *(TileRef(ref.level, ref.index, width) for width in widths)]
 
 
 # ------------------------------------------------------------------------------------ proofs

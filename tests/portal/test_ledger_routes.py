@@ -110,10 +110,16 @@ def test_a_partial_tile_replaced_by_its_full_tile_is_its_prefix(client, ledger):
     from archiver.ledger.tiles import decode_entry_bundle
 
     assert decode_entry_bundle(bundle.data) == ledger["entries"][:3]
+    # no full tile yet: the next wider partial one (tile 0/002 was published at widths 68 and 88)
+    assert not store.exists("ledger/tile/0/002.p/60")
+    narrow = client.get("/ledger/tile/0/002.p/60")
+    assert narrow.status_code == 200 and narrow.data == store.get("ledger/tile/0/002.p/68")[:60 * 32]
+    assert decode_entry_bundle(client.get("/ledger/tile/entries/002.p/70").data) == ledger["entries"][512:582]
+    assert client.get("/ledger/tile/0/002.p/89").status_code == 404
 
 
 @pytest.mark.parametrize("path", [
-    "0/003", "0/002.p/5", "0/000.p/256", "0/000.p/0", "0/000.p/05", "0/x000/001", "0/1", "0/0000",
+    "0/003", "0/003.p/5", "0/000.p/256", "0/000.p/0", "0/000.p/05", "0/x000/001", "0/1", "0/0000",
     "entries/009", "a/000", "0/000/", "../key", "0/../../key", "1000/000", "01/000", "0", "entries",
 ])
 def test_invalid_or_unpublished_tiles_are_404(client, path):
