@@ -61,6 +61,9 @@ class SearchIndex(Protocol):
     def upsert(self, docs: Iterable[RecordDoc]) -> int:
         """Insert or replace records (by record_id); returns how many were written."""
 
+    def delete(self, record_ids: Iterable[str]) -> int:
+        """Remove records (retention disposal); returns how many were there. Unknown ids are ignored."""
+
     def rebuild(self, docs: Iterable[RecordDoc]) -> int:
         """Build a fresh index from `docs` and swap it in atomically (readers never see it half-built)."""
 

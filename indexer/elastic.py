@@ -76,6 +76,24 @@ class ElasticIndex:
             self._es.indices.refresh(index=self.alias)
         return written
 
+    def delete(self, record_ids: Iterable[str]) -> int:
+        """Remove records by record_id, then refresh so the next search no longer sees them."""
+        actions = ({"_op_type": "delete", "_index": self.alias, "_id": record_id} for record_id in record_ids)
+        removed = 0
+        with self._errors():
+            if not self._es.indices.exists(index=self.alias):
+                return 0
+            for ok, item in helpers.streaming_bulk(self._es, actions, chunk_size=1000, raise_on_error=False,
+                                                   max_retries=5, initial_backoff=0.5, max_backoff=30):
+                result = next(iter(item.values()))
+                if ok:
+                    removed += 1
+                elif result.get("status") != 404:
+                    raise SunshineError(f"Elasticsearch could not delete {result.get('_id')}: "
+                                        f"{_reason(result.get('error'))}")
+            self._es.indices.refresh(index=self.alias)
+        return removed
+
     def rebuild(self, docs: Iterable[RecordDoc]) -> int:
         """Load `docs` into a new versioned index, then move the alias to it and drop the old one."""
         with self._errors():

@@ -222,6 +222,26 @@ class SqliteIndex:
                 raise SunshineError(f"search index {self.path} cannot be written: {exc}") from exc
         return written
 
+    def delete(self, record_ids: Iterable[str]) -> int:
+        """Remove records and their text from the index, in one transaction."""
+        keys = [(record_id,) for record_id in record_ids]
+        with self._write_lock:
+            try:
+                connection = self._writer_connection()
+                connection.execute("BEGIN IMMEDIATE")
+                try:
+                    connection.executemany(_FTS_DELETE, keys)
+                    before = connection.total_changes
+                    connection.executemany("DELETE FROM records WHERE record_id = ?", keys)
+                    removed = connection.total_changes - before
+                    connection.execute("COMMIT")
+                except BaseException:
+                    connection.execute("ROLLBACK")
+                    raise
+            except sqlite3.Error as exc:
+                raise SunshineError(f"search index {self.path} cannot be written: {exc}") from exc
+        return removed
+
     def rebuild(self, docs: Iterable[RecordDoc]) -> int:
         """Build a new generation from `docs`, then swap the link at `path` onto it atomically."""
         with self._write_lock:

@@ -327,3 +327,17 @@ def test_rebuild_swaps_the_content(backend: Backend) -> None:
     assert index.rebuild([]) == 0
     assert index.search(SearchQuery()).total == 0 and index.counts() == {}
 
+
+
+def test_delete_removes_records_from_every_answer(backend: Backend) -> None:
+    index = backend.new_index()
+    docs = build_corpus()[:40]
+    index.upsert(docs)
+    gone = [docs[3], docs[7]]
+    assert index.delete([doc.record_id for doc in gone] + ["no-such-record"]) == 2
+    for doc in gone:
+        assert index.get(doc.record_id) is None
+        assert doc.record_id not in set(all_ids(index, SearchQuery()))
+    assert sum(index.counts().values()) == 38
+    assert index.search(SearchQuery()).total == 38
+    assert index.delete([]) == 0
