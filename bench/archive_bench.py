@@ -1,0 +1,156 @@
+"""How fast does `sunshine archive` take in a department, and does its memory stay flat as it grows?
+
+Starts the platform simulator in this process (about N records), then runs one real
+`sunshine archive -c FILE` child process into a fresh temporary archive (local store, SQLite catalog
+and search index, ledger) and measures it end to end: wall seconds, records/s, and the child's peak
+RSS (from `wait4`, so each size is measured alone). The same is done at a smaller size first, so the
+table shows whether memory grows with N. The simulator shares this machine's cores with the archiver;
+its CPU time is printed so the archiver's own share can be judged.
+
+    python -m bench.archive_bench [--scale 100000] [--small 10000] [--seed 1] [--keep DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import shutil
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from infra.simulator import start_simulator
+from infra.simulator.world import BLUESKY_HANDLE, DEPARTMENT_NAME, FACEBOOK_PAGE_ID
+
+REPO = Path(__file__).resolve().parents[1]
+TOKEN_ENV = "SUNSHINE_BENCH_FB_TOKEN"
+SIM_TOKEN = "sim-token"  # the simulator's own token, not a secret of any real platform
+
+
+@dataclass(frozen=True)
+class Result:
+    scale: int
+    simulator_records: int
+    archived_records: int
+    versions: int
+    seconds: float
+    peak_rss_mb: float
+    store_mb: float
+    simulator_cpu_s: float
+    exit_code: int
+    summary: str
+
+    @property
+    def records_per_second(self) -> float:
+        return self.archived_records / self.seconds if self.seconds else 0.0
+
+
+def write_config(data_dir: Path, base_url: str) -> Path:
+    data_dir.mkdir(parents=True, exist_ok=True)
+    path = data_dir / "sunshine.toml"
+    path.write_text(f"""\
+[department]
+name = "{DEPARTMENT_NAME}"
+[storage]
+backend = "local"
+path = "store"
+[search]
+backend = "sqlite"
+path = "search.sqlite"
+[[sources]]
+name = "spd-bluesky"
+platform = "bluesky"
+account = "{BLUESKY_HANDLE}"
+base_url = "{base_url}/bluesky"
+[[sources]]
+name = "spd-facebook"
+platform = "facebook"
+account = "{FACEBOOK_PAGE_ID}"
+token_env = "{TOKEN_ENV}"
+base_url = "{base_url}/facebook/v21.0"
+""", encoding="utf-8")
+    return path
+
+
+def _folder_bytes(root: Path) -> int:
+    return sum(path.stat().st_size for path in root.rglob("*") if path.is_file())
+
+
+def archive_once(scale: int, seed: int, work: Path) -> Result:
+    """One fresh `sunshine archive` run of a simulated department of about `scale` records."""
+    data_dir = work / f"archive-{scale}"
+    with start_simulator(seed=seed, scale=scale, token=SIM_TOKEN) as sim:
+        expected = len(sim.world.records())
+        config = write_config(data_dir, sim.base_url)
+        env = dict(os.environ, **{TOKEN_ENV: SIM_TOKEN})
+        log_path = work / f"archive-{scale}.log"
+        cpu_before = time.process_time()
+        started = time.monotonic()
+        with log_path.open("w") as log:
+            child = subprocess.Popen([sys.executable, "-m", "archiver.cli", "archive", "-c", str(config), "--quiet"],
+                                     cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
+            _pid, status, usage = os.wait4(child.pid, 0)
+        seconds = time.monotonic() - started
+        child.returncode = os.waitstatus_to_exitcode(status)
+        simulator_cpu = time.process_time() - cpu_before
+    db = sqlite3.connect(data_dir / "catalog.sqlite")
+    try:
+        records = db.execute("SELECT COUNT(*) FROM records").fetchone()[0]
+        versions = db.execute("SELECT COUNT(*) FROM versions").fetchone()[0]
+    finally:
+        db.close()
+    lines = [line for line in log_path.read_text(errors="replace").splitlines() if line.startswith("run ")]
+    return Result(scale, expected, records, versions, seconds, usage.ru_maxrss / 1024,
+                  _folder_bytes(data_dir / "store") / 1e6, simulator_cpu, child.returncode,
+                  lines[-1] if lines else log_path.read_text(errors="replace")[-2000:])
+
+
+def print_table(results: list[Result]) -> None:
+    header = (f"{'scale':>8} {'sim recs':>9} {'archived':>9} {'versions':>9} {'seconds':>8} {'recs/s':>8} "
+              f"{'peak RSS MB':>11} {'store MB':>9} {'sim CPU s':>9} {'exit':>4}")
+    print(header)
+    print("-" * len(header))
+    for r in results:
+        print(f"{r.scale:>8,} {r.simulator_records:>9,} {r.archived_records:>9,} {r.versions:>9,} "
+              f"{r.seconds:>8.1f} {r.records_per_second:>8.0f} {r.peak_rss_mb:>11.0f} {r.store_mb:>9.1f} "
+              f"{r.simulator_cpu_s:>9.1f} {r.exit_code:>4}")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--scale", type=int, default=100_000, help="records in the big department")
+    parser.add_argument("--small", type=int, default=10_000, help="records in the small department (0: skip)")
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--keep", type=Path, default=None, help="keep the archives in this folder")
+    args = parser.parse_args()
+    work = args.keep or Path(tempfile.mkdtemp(prefix="sunshine-archive-bench-"))
+    work.mkdir(parents=True, exist_ok=True)
+    load_before = os.getloadavg()
+    print(f"cpus {os.cpu_count()}, load average before {load_before[0]:.2f} {load_before[1]:.2f} "
+          f"{load_before[2]:.2f}; python {sys.version.split()[0]}; archives in {work}")
+    results: list[Result] = []
+    try:
+        for scale in [s for s in (args.small, args.scale) if s]:
+            result = archive_once(scale, args.seed, work)
+            print(f"  {scale:,}: {result.summary}", flush=True)
+            results.append(result)
+    finally:
+        if args.keep is None:
+            shutil.rmtree(work, ignore_errors=True)
+    load_after = os.getloadavg()
+    print(f"load average after {load_after[0]:.2f} {load_after[1]:.2f} {load_after[2]:.2f}")
+    print()
+    print_table(results)
+    this_process_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"\n(peak RSS is the `sunshine archive` child's alone; this process with the simulator peaked at "
+          f"{this_process_rss:.0f} MB)")
+    return 0 if all(r.exit_code == 0 and r.archived_records == r.simulator_records for r in results) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
