@@ -170,10 +170,11 @@ class Catalog:
 
     # --- reads -----------------------------------------------------------------------------------
 
-    def latest_versions(self) -> dict[str, LatestVersion]:
-        """Every record's latest version, loaded once per run (a dict lookup per capture after that)."""
-        rows = self.db.execute("SELECT record_id, latest_version, latest_sha256, status FROM records")
-        return {row[0]: LatestVersion(row[1], row[2], row[3]) for row in rows}
+    def latest_version(self, record_id: str) -> LatestVersion | None:
+        """A record's latest committed version (a primary-key lookup, so a run's memory stays flat)."""
+        row = self.db.execute("SELECT latest_version, latest_sha256, status FROM records WHERE record_id = ?",
+                              (record_id,)).fetchone()
+        return LatestVersion(row[0], row[1], row[2]) if row else None
 
     def known_native_ids(self, source: str, exclude_seen_in: str | None = None) -> frozenset[str]:
         """Native ids of a source's records that are not deleted (and not yet seen in a resumed run)."""

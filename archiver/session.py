@@ -93,7 +93,7 @@ class ArchiveSession:
         self.retain_days = retain_days or (lambda platform, kind: None)
         self.progress = progress
         self.stats = RunStats()
-        self.latest: dict[str, LatestVersion] = catalog.latest_versions()
+        self.latest: dict[str, LatestVersion] = {}  # this batch's new versions; the catalog has the rest
         self.source: str | None = None
         self.batch: WarcBatch | None = None
         self.pending = _Pending()
@@ -135,7 +135,7 @@ class ArchiveSession:
         record_id = record.record_id
         content = canonical_json(record.native)
         sha = sha256_hex(content)
-        latest = self.latest.get(record_id)
+        latest = self._latest(record_id)
         self.stats.records_seen += 1
         self.pending.seen.add(record_id)
         for media in record.media:
@@ -170,7 +170,7 @@ class ArchiveSession:
 
     def _tombstone(self, tombstone: Tombstone, exchange: HttpExchange, ref: dict[str, Any]) -> None:
         record_id = tombstone.record_id
-        latest = self.latest.get(record_id)
+        latest = self._latest(record_id)
         self.pending.seen.add(record_id)
         if latest is None or latest.status == "deleted":
             return  # never archived, or already known gone: nothing to add
@@ -182,6 +182,9 @@ class ArchiveSession:
         fields = dict(previous, status="deleted")
         self._add_version(fields, sha, "deleted", exchange, ref, "")
 
+    def _latest(self, record_id: str) -> LatestVersion | None:
+        return self.latest.get(record_id) or self.catalog.latest_version(record_id)
+
     def _record_fields(self, record_id: str) -> dict[str, Any]:
         row = self.catalog.record_rows([record_id])[0]
         fields = {key: row[key] for key in RECORD_FIELDS}
@@ -192,7 +195,7 @@ class ArchiveSession:
     def _add_version(self, fields: dict[str, Any], sha: str, status: str, exchange: HttpExchange,
                      ref: dict[str, Any], text: str) -> None:
         record_id = fields["record_id"]
-        latest = self.latest.get(record_id)
+        latest = self._latest(record_id)
         number = (latest.version + 1) if latest else 1
         self.latest[record_id] = LatestVersion(number, sha, status)
         self.pending.records[record_id] = fields
@@ -213,6 +216,7 @@ class ArchiveSession:
         warc_result, manifest_result = self._put_warc_and_manifest(batch, pending, source, blob_results)
         with self.catalog.transaction() as conn:
             self._commit(conn, pending, source, blob_results, [warc_result, manifest_result])
+        self.latest = {}  # committed: the catalog answers from here on
         self._publish(pending)
 
     def _put(self, key: str, data: bytes, *, retain_days: int | None = None) -> PutResult:
