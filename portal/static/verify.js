@@ -66,7 +66,10 @@
 
   // C2SP signed-note: true / false, or null when the browser has no Ed25519.
   async function checkSignature(note, vkey) {
-    const [name, hashHex, keyB64] = vkey.split("+");
+    // name+hash+base64: the base64 key may itself contain "+", so split at the first two only.
+    const first = vkey.indexOf("+"), second = vkey.indexOf("+", first + 1);
+    if (first < 0 || second < 0) return false;
+    const name = vkey.slice(0, first), hashHex = vkey.slice(first + 1, second), keyB64 = vkey.slice(second + 1);
     const raw = fromBase64(keyB64 || "");
     if (raw.length !== 33 || raw[0] !== 1) return false;
     const pub = raw.slice(1);
