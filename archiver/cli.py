@@ -182,9 +182,10 @@ def demo(data_dir: str, scale: int, steps: int, seed: int, then_serve: bool, por
 
 
 def _register() -> None:
+    from archiver.ledger_cli import ledger_group
     from archiver.records_cli import hold, retention, sync
 
-    for command in (hold, retention, sync):
+    for command in (hold, retention, sync, ledger_group):
         main.add_command(command)
 
 
