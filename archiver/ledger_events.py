@@ -2,9 +2,18 @@
 
 A records clerk's action changes what the public archive shows or keeps, so it is logged where
 nobody can quietly take it back: as an entry in the same transparency log as the captures. Like a
-capture, the entry is written to the catalog's `ledger` table (the write-ahead record) in the same
-transaction as the audit row; `LedgerPublisher.publish_pending()` publishes it with the next batch
-and the next checkpoint signs it.
+capture, the entry is written to the catalog's `ledger` table (the write-ahead record) inside the
+transaction of the action itself; `LedgerPublisher.publish_pending()` publishes it with the next
+batch and the next checkpoint signs it.
+
+Two doors, one entry format `{"type": kind, ...fields}` (canonical JSON):
+- `append_event(conn, kind, fields)`: the hook `archiver.holds` / `archiver.disposition` call inside
+  their own transaction (they write their own audit rows);
+- `log_event(catalog, kind, fields, at)`: a self-contained event with its own audit row.
+
+An entry is public and capped at 64 KiB, so it carries identifiers and digests, never content. A
+list too long to fit (a hold over thousands of records) is replaced by `<name>_count` and
+`<name>_sha256`, the SHA-256 of the list's canonical JSON: whoever holds the list can check it.
 """
 
 from __future__ import annotations
@@ -12,35 +21,60 @@ from __future__ import annotations
 import sqlite3
 from typing import Any
 
+from archiver.canonical import canonical_json, sha256_hex
 from archiver.catalog import Catalog
 from archiver.ledger.log import entry_for_event
+from archiver.ledger.tiles import MAX_ENTRY_SIZE
+
+
+def event_entry(kind: str, fields: dict[str, Any]) -> bytes:
+    """The ledger entry of an event; long lists become their count and digest so it fits."""
+    entry = canonical_json({**fields, "type": kind})
+    if len(entry) <= MAX_ENTRY_SIZE:
+        return entry_for_event(kind, fields)
+    digested: dict[str, Any] = {}
+    for name, value in fields.items():
+        if isinstance(value, list | tuple):
+            digested[f"{name}_count"] = len(value)
+            digested[f"{name}_sha256"] = sha256_hex(canonical_json(list(value)))
+        else:
+            digested[name] = value
+    return entry_for_event(kind, digested)  # still too big: SunshineError names the size
+
+
+def append_event(conn: sqlite3.Connection, kind: str, fields: dict[str, Any]) -> int:
+    """Append an event entry to the catalog's ledger inside the caller's transaction; its index.
+
+    `kind` names the action (`hold`, `disposition`, `redaction`, …: letters, digits, `_`, `-`;
+    never `capture`, which only the archiver writes). `ValueError` for a bad kind or fields.
+    """
+    entry = event_entry(kind, fields)
+    # Inside the caller's IMMEDIATE transaction, so no other writer can take the same index.
+    row = conn.execute("SELECT MAX(idx) FROM ledger").fetchone()
+    index = 0 if row[0] is None else row[0] + 1
+    conn.execute("INSERT INTO ledger(idx, entry) VALUES (?, ?)", (index, entry))
+    return index
 
 
 def log_event(catalog: Catalog, kind: str, fields: dict[str, Any], at: str, *, actor: str = "clerk",
               conn: sqlite3.Connection | None = None) -> int:
-    """Append the event `{"type": kind, "at": at, **fields}` to the ledger; return its index.
+    """Append the event `{"type": kind, "at": at, **fields}` and an audit row; the ledger index.
 
-    `kind` names the action, e.g. `hold`, `hold_release`, `redaction`, `disposition` (letters,
-    digits, `_` and `-`; never `capture`, which only the archiver writes).
-
-    `fields` carry identifiers and digests (record ids, hold ids, reasons), never record content:
-    an entry is public and capped at 64 KiB. Pass `conn` to join the caller's catalog transaction
-    (the hold or disposition itself), so the action and its ledger entry commit together.
+    Pass `conn` to join the caller's catalog transaction, so the action and its entry commit
+    together; otherwise the event gets a transaction of its own.
     """
     if "at" in fields and fields["at"] != at:
         raise ValueError("event fields carry 'at' that differs from the event time")
-    entry = entry_for_event(kind, {**fields, "at": at})
-    if conn is not None:
-        return _append(catalog, conn, kind, fields, entry, at, actor)
-    with catalog.transaction() as own:
-        return _append(catalog, own, kind, fields, entry, at, actor)
+    fields = {**fields, "at": at}
+    if conn is None:
+        with catalog.transaction() as own:
+            return _log(catalog, own, kind, fields, at, actor)
+    return _log(catalog, conn, kind, fields, at, actor)
 
 
-def _append(catalog: Catalog, conn: sqlite3.Connection, kind: str, fields: dict[str, Any], entry: bytes,
-            at: str, actor: str) -> int:
-    # Inside the (IMMEDIATE) transaction, so no other writer can take the same index.
-    row = conn.execute("SELECT MAX(idx) FROM ledger").fetchone()
-    index = 0 if row[0] is None else row[0] + 1
-    conn.execute("INSERT INTO ledger(idx, entry) VALUES (?, ?)", (index, entry))
-    catalog.audit(conn, at, actor, f"ledger:{kind}", {**fields, "ledger_index": index})
+def _log(catalog: Catalog, conn: sqlite3.Connection, kind: str, fields: dict[str, Any], at: str,
+         actor: str) -> int:
+    index = append_event(conn, kind, fields)
+    details = {name: value for name, value in fields.items() if name != "at"}
+    catalog.audit(conn, at, actor, f"ledger:{kind}", {**details, "ledger_index": index})
     return index

@@ -253,3 +253,44 @@ def test_log_event_rejects_bad_events(archive, kind, fields):
         log_event(catalog, kind, fields, "2026-02-01T00:00:00Z")
     assert catalog.ledger_size() == SECOND
     catalog.close()
+
+
+def test_a_legal_hold_and_its_release_are_ledger_entries(archive):
+    from archiver.holds import HoldCriteria, place_hold, release_hold
+    from archiver.ledger_events import append_event
+
+    config, store = archive
+    catalog = catalog_of(archive)
+    hold = place_hold(catalog, store, "case 26-114", "clerk@spd", HoldCriteria(record_ids=("facebook-1",)),
+                      log_event=append_event)
+    release_hold(catalog, store, hold.hold_id, "clerk@spd", log_event=append_event)
+    placed, released = (json.loads(bytes(row[0])) for row in
+                        catalog.db.execute("SELECT entry FROM ledger WHERE idx >= ? ORDER BY idx", (SECOND,)))
+    assert placed["type"] == released["type"] == "hold"
+    assert (placed["hold_id"], placed["action"], placed["records"]) == (hold.hold_id, "place", ["facebook-1"])
+    assert released["action"] == "release"
+    note_checkpoint(catalog, LedgerPublisher(catalog, store, config).checkpoint(), "2026-02-03T00:00:00Z")
+    catalog.close()
+    assert log.LogReader(store).size() == SECOND + 2
+    assert verify(archive) == []
+
+
+def test_an_event_over_thousands_of_records_carries_their_digest(archive):
+    from archiver.canonical import canonical_json, sha256_hex
+    from archiver.ledger_events import append_event
+
+    records = [f"facebook-{n:06d}-with-a-long-native-id" for n in range(5000)]
+    catalog = catalog_of(archive)
+    with catalog.transaction() as conn:
+        index = append_event(conn, "hold", {"hold_id": "h-big", "records": records, "at": "2026-02-01T00:00:00Z"})
+    entry = json.loads(bytes(catalog.db.execute("SELECT entry FROM ledger WHERE idx = ?", (index,)).fetchone()[0]))
+    catalog.close()
+    assert entry == {"type": "hold", "hold_id": "h-big", "at": "2026-02-01T00:00:00Z",
+                     "records_count": 5000, "records_sha256": sha256_hex(canonical_json(records))}
+    small = {"hold_id": "h-small", "records": records[:3]}
+    catalog = catalog_of(archive)
+    with catalog.transaction() as conn:
+        index = append_event(conn, "hold", small)
+    assert json.loads(bytes(catalog.db.execute("SELECT entry FROM ledger WHERE idx = ?", (index,)).fetchone()[0])) \
+        == {**small, "type": "hold"}
+    catalog.close()
