@@ -238,6 +238,11 @@ def test_capture_is_the_original_http_response(demo_archive: DemoArchive, client
             ref = version["warc_ref"]
             target, payload = warc_response(store / ref["key"], ref["offset"], ref["length"])
             assert served.data == payload
+            member = client.get(f"/records/{record_id}/capture",
+                                query_string={"version": version["version"], "format": "warc"})
+            with (store / ref["key"]).open("rb") as handle:
+                handle.seek(ref["offset"])
+                assert member.data == handle.read(ref["length"])  # the WARC member itself, byte for byte
             # Re-extraction: the platform's object inside the response hashes to the version's digest.
             assert find_object_with_sha(record_id.split("-", 1)[0], json.loads(served.data),
                                         version["content_sha256"]) is not None
@@ -383,31 +388,47 @@ def test_a_clean_quiet_run_prints_nothing_on_stderr(simulator, tmp_path: Path) -
     assert result.returncode == 0, result.stderr
     assert result.stderr == ""
 
-def test_a_killed_run_resumes_without_loss_or_duplicates(tmp_path: Path) -> None:
+def _stored_blobs(data_dir: Path) -> int:
+    root = data_dir / "store" / "blobs"
+    return sum(1 for path in root.rglob("*") if path.is_file()) if root.is_dir() else 0
+
+
+def _kill_when(process: subprocess.Popen, ready, timeout: float = 120) -> None:
+    deadline = time.monotonic() + timeout
+    try:
+        while time.monotonic() < deadline and process.poll() is None:
+            try:
+                if ready():
+                    process.send_signal(signal.SIGKILL)
+                    break
+            except sqlite3.Error:  # the catalog is not created yet
+                pass
+            time.sleep(0.01)
+    finally:
+        if process.poll() is None:
+            process.kill()
+        process.communicate(timeout=30)
+    assert process.returncode == -signal.SIGKILL, "the run finished before it could be killed"
+
+
+@pytest.mark.parametrize("moment", ["after a batch committed", "while a batch is being stored"])
+def test_a_killed_run_resumes_without_loss_or_duplicates(tmp_path: Path, moment: str) -> None:
+    """SIGKILL mid-run, then run again: every record exactly once, one version each, verify passes.
+
+    "while a batch is being stored" kills after content blobs reached the store but before the
+    catalog recorded any version: the rerun meets objects nobody references yet.
+    """
     config_dir = tmp_path / "archive"
     with start_simulator(seed=5, scale=4000, token=SIM_TOKEN) as sim:
         config = write_config(config_dir, sim.base_url)
         total = len(sim.world.records())
         process = sunshine_popen("archive", "-c", str(config), "--quiet")
-        at_kill = 0
-        try:
-            deadline = time.monotonic() + 120
-            while time.monotonic() < deadline and process.poll() is None:
-                try:
-                    at_kill = version_count(config_dir)
-                except sqlite3.Error:  # not created yet
-                    at_kill = 0
-                if at_kill > 0:
-                    process.send_signal(signal.SIGKILL)
-                    break
-                time.sleep(0.02)
-        finally:
-            if process.poll() is None:
-                process.kill()
-            process.communicate(timeout=30)
-        assert process.returncode == -signal.SIGKILL, "the run finished before it could be killed"
-        at_kill = version_count(config_dir)
-        assert 0 < at_kill < total, f"killed with {at_kill} of {total} versions stored: not mid-run"
+        if moment == "after a batch committed":
+            _kill_when(process, lambda: version_count(config_dir) > 0)
+            assert 0 < version_count(config_dir) < total, "not killed mid-run"
+        else:
+            _kill_when(process, lambda: _stored_blobs(config_dir) > 0)
+            assert version_count(config_dir) == 0 and _stored_blobs(config_dir) > 0, "not killed inside a batch"
         resumed = sunshine("archive", "-c", str(config), "--quiet")
         assert resumed.returncode == 0, resumed.stdout + resumed.stderr
         assert "(resumed)" in resumed.stdout

@@ -84,6 +84,42 @@ def test_no_token_is_written_into_the_archive(demo_archive: DemoArchive) -> None
         assert b"sim-token" not in data, path
 
 
+def test_serve_answers_over_http(demo_archive: DemoArchive) -> None:
+    """`sunshine serve` is a real HTTP server on 127.0.0.1 over the demo archive."""
+    import json
+    import socket
+    import sys
+    import time
+    import urllib.request
+
+    from tests.e2e.conftest import REPO
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = subprocess.Popen([sys.executable, "-m", "archiver.cli", "serve", "-c", str(demo_archive.config),
+                               "--port", str(port)], cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                with urllib.request.urlopen(base + "/healthz", timeout=5) as answer:
+                    assert answer.read() == b"ok\n"
+                    break
+            except OSError:
+                assert server.poll() is None, server.stderr.read().decode(errors="replace")
+                assert time.monotonic() < deadline, "sunshine serve did not answer within 60 s"
+                time.sleep(0.2)
+        with urllib.request.urlopen(base + "/api/v1/search?status=deleted", timeout=10) as answer:
+            data = json.loads(answer.read())
+        deleted = catalog_query(demo_archive.data_dir, "SELECT COUNT(*) FROM records WHERE status = 'deleted'")
+        assert data["total"] == deleted[0][0]
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
 def _commands(group: click.Group, prefix: tuple[str, ...] = ()) -> list[tuple[tuple[str, ...], click.Command]]:
     found = []
     for name, command in sorted(group.commands.items()):
