@@ -37,8 +37,10 @@ def main(verbose: bool) -> None:
     versioned (edits and deletions never overwrite), logged in a public Merkle ledger, indexed and
     served read-only by the portal. Start with `sunshine demo --serve`.
     """
-    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING,
-                        format="%(levelname)s %(name)s: %(message)s")
+    level = logging.INFO if verbose else logging.WARNING
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+    for handler in logging.root.handlers:  # libraries that raise their own loggers' levels stay quiet too
+        handler.setLevel(level)
 
 
 def _config(path: str | None) -> Config:
@@ -143,8 +145,8 @@ def reindex(config_path: str | None) -> None:
 
 @main.command()
 @config_option
-@click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--port", default=8000, show_default=True, type=int)
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=8000, show_default=True, type=int, help="Port to listen on.")
 def serve(config_path: str | None, host: str, port: int) -> None:
     """Serve the public portal (production: gunicorn "portal:create_app()")."""
     from archiver.serve import serve_portal

@@ -44,8 +44,8 @@ def hold() -> None:
 @click.option("--reason", required=True, help="Why: the request, case or litigation number.")
 @click.option("--record", "record_ids", multiple=True, help="A record id (repeatable).")
 @click.option("--q", "text", default=None, help="Records whose text matches (same matching as the portal).")
-@click.option("--platform", default=None)
-@click.option("--account", default=None)
+@click.option("--platform", default=None, help="Records of this platform (bluesky, facebook, ...).")
+@click.option("--account", default=None, help="Records of this account.")
 @click.option("--from", "date_from", default=None, help="Created on or after YYYY-MM-DD.")
 @click.option("--to", "date_to", default=None, help="Created on or before YYYY-MM-DD.")
 @click.option("--no-threads", is_flag=True, help="Hold only the matching records, not their threads.")
@@ -88,7 +88,7 @@ def hold_release(config_path, hold_id, by) -> None:
 @hold.command("list")
 @config_option
 @click.option("--all", "include_released", is_flag=True, help="Include released holds.")
-@click.option("--json", "as_json", is_flag=True)
+@click.option("--json", "as_json", is_flag=True, help="Print the holds as JSON.")
 def hold_list(config_path, include_released, as_json) -> None:
     """List holds."""
     from archiver.holds import list_holds

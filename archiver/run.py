@@ -160,8 +160,11 @@ def _crawl(session: ArchiveSession, catalog: Catalog, sources: tuple[SourceConfi
     settings = scrapy_settings()
     settings["ITEM_PIPELINES"] = {"spiders.pipelines.ArchivePipeline": 100}
     settings["SUNSHINE_SESSION"] = SessionRef(session)
-    process = CrawlerProcess(settings, install_root_handler=False)
-    logging.getLogger("scrapy").setLevel(max(logging.WARNING, logging.getLogger().getEffectiveLevel()))
+    settings["LOG_INSTALL_ROOT_HANDLER"] = False  # the CLI configured logging; Scrapy logs through it
+    quiet = max(logging.WARNING, logging.getLogger().getEffectiveLevel())
+    for name in ("scrapy", "twisted", "py.warnings"):
+        logging.getLogger(name).setLevel(quiet)
+    process = CrawlerProcess(settings)
 
     @defer.inlineCallbacks
     def crawl_all():

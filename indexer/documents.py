@@ -53,3 +53,9 @@ def excerpt(text: str, limit: int = EXCERPT_CHARS) -> str:
 def next_day(date: str) -> str:
     """The YYYY-MM-DD after `date`: an inclusive `to` date is `created_at < next_day(to)`."""
     return (dt.date.fromisoformat(date) + dt.timedelta(days=1)).isoformat()
+
+
+# Bidi controls, zero-width and BOM characters separate words: unicode61 would otherwise keep them
+# inside a token (U+2067 שלום U+2069 would never match שלום). Both backends tokenize with this.
+TOKEN_SEPARATORS = "\u200b\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\ufeff"
+FTS5_TOKENIZE = f"porter unicode61 remove_diacritics 2 separators '{TOKEN_SEPARATORS}'"

@@ -36,12 +36,19 @@ from elasticsearch import ApiError, BadRequestError, Elasticsearch, NotFoundErro
 from archiver.errors import SunshineError
 from archiver.model import RecordDoc
 from indexer import FACET_FIELDS, HIGHLIGHT_END, HIGHLIGHT_START, SearchHit, SearchPage, SearchQuery
-from indexer.documents import column_text, doc_from_json_text, doc_to_json_text, excerpt, searchable_text
+from indexer.documents import (
+    FTS5_TOKENIZE,
+    column_text,
+    doc_from_json_text,
+    doc_to_json_text,
+    excerpt,
+    searchable_text,
+)
 from indexer.query import Clause, QueryError, TextQuery, parse_text, simple_query_string
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3  # 3: bidi controls separate words
 STALE_BUILD_SECONDS = 24 * 3600  # an unaliased build this old is a crashed rebuild, not one running
 MAX_WINDOW = 10_000  # from + size ceiling (index.max_result_window); deeper reading uses `scan`
 WHOLE_TEXT_CHARS = 1000  # as the SQLite backend: shorter texts are highlighted whole, longer ones cut
@@ -344,7 +351,6 @@ class _ErrorMap:
         return False
 
 
-FTS5_TOKENIZE = "porter unicode61 remove_diacritics 2"  # must stay the SQLite backend's `tokenize`
 
 
 class Fts5Terms:

@@ -44,6 +44,7 @@ from archiver.errors import SunshineError
 from archiver.model import RecordDoc
 from indexer import FACET_FIELDS, HIGHLIGHT_END, HIGHLIGHT_START, SearchHit, SearchPage, SearchQuery
 from indexer.documents import (
+    FTS5_TOKENIZE,
     column_text,
     doc_from_json_text,
     doc_to_json_text,
@@ -54,13 +55,13 @@ from indexer.documents import (
 from indexer.fts5_snippet import long_text_highlight
 from indexer.query import TextQuery, fts5_match_parts, parse_text
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: bidi controls separate words
 BATCH = 2000
 POOL_SIZE = 8
 WHOLE_TEXT_CHARS = 1000  # shorter texts are highlighted whole; longer ones as a snippet
 STALE_BUILD_SECONDS = 24 * 3600
 
-_SCHEMA = """
+_SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS records (
     id INTEGER PRIMARY KEY,
     record_id TEXT NOT NULL UNIQUE,
@@ -77,7 +78,7 @@ CREATE INDEX IF NOT EXISTS records_created ON records (created_at);
 CREATE INDEX IF NOT EXISTS records_thread ON records (thread_id, created_at);
 CREATE INDEX IF NOT EXISTS records_latest ON records (kind, author_is_department, created_at);
 CREATE VIRTUAL TABLE IF NOT EXISTS records_fts USING fts5 (
-    text, author, tokenize = 'porter unicode61 remove_diacritics 2'
+    text, author, tokenize = "{FTS5_TOKENIZE}"
 );
 """
 _UPSERT = """
@@ -199,10 +200,14 @@ class SqliteIndex:
         try:
             with self._reader() as connection:
                 connection.execute("SELECT count(*) FROM (SELECT 1 FROM records LIMIT 1)").fetchone()
+                version = connection.execute("PRAGMA user_version").fetchone()[0]
         except SunshineError:
             raise
         except OSError as exc:
             raise SunshineError(f"search index {self.path} cannot be read: {exc}") from exc
+        if version != SCHEMA_VERSION:
+            raise SunshineError(f"search index {self.path} was built by another version (schema {version}, "
+                                f"expected {SCHEMA_VERSION}): run `sunshine reindex`")
 
     # --- writing -------------------------------------------------------------------------------
 

@@ -291,9 +291,6 @@ def test_hostile_text_is_stored_exactly_shown_escaped_and_searchable(demo_archiv
         assert "<script" not in item["highlight"]
 
 
-@pytest.mark.xfail(strict=True, reason="SQLite FTS5 unicode61 (indexer/sqlite_fts.py tokenize) keeps the bidi "
-                                       "isolates U+2066-U+2069 inside tokens: the term is '\\u2067שלום\\u2069', "
-                                       "so searching 'שלום' finds nothing")
 def test_a_word_inside_bidi_isolates_is_searchable(demo_archive: DemoArchive, client) -> None:
     bidi = [h for h in demo_archive.world.hostile_records() if h.kind == "bidi"]
     ids = all_result_ids(client, q="שלום")
@@ -379,9 +376,6 @@ def test_a_second_run_with_nothing_changed_adds_no_versions(simulator, tmp_path:
 
 
 
-@pytest.mark.xfail(strict=True, reason="archiver/run.py:163 `CrawlerProcess(settings, install_root_handler=False)` "
-                                       "prints a ScrapyDeprecationWarning, and Scrapy's INFO start-up lines "
-                                       "(versions dict) reach stderr without -v")
 def test_a_clean_quiet_run_prints_nothing_on_stderr(simulator, tmp_path: Path) -> None:
     config = write_config(tmp_path / "archive", simulator.base_url)
     result = sunshine("archive", "-c", str(config), "--quiet")

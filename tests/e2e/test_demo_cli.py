@@ -151,8 +151,6 @@ def test_help_of_every_command_works_and_explains(path: tuple[str, ...]) -> None
             assert param.opts[-1] in result.stdout
 
 
-@pytest.mark.xfail(strict=True, reason="archiver/cli.py: options without help= (`serve --host/--port`, "
-                                       "`hold add --platform/--account`, `hold list --json`)")
 def test_every_option_has_help_text() -> None:
     bare = [f"sunshine {' '.join(path)} {param.opts[-1]}"
             for path, command in _commands(main) for param in command.params
