@@ -365,7 +365,7 @@ class Fts5Terms:
 
     def __init__(self) -> None:
         self._db = sqlite3.connect(":memory:", check_same_thread=False)
-        self._db.execute(f"CREATE VIRTUAL TABLE words USING fts5(x, tokenize = '{FTS5_TOKENIZE}')")
+        self._db.execute(f'CREATE VIRTUAL TABLE words USING fts5(x, tokenize = "{FTS5_TOKENIZE}")')
         self._db.execute("CREATE VIRTUAL TABLE terms USING fts5vocab(words, 'instance')")
         self._lock = threading.Lock()
 

@@ -180,7 +180,8 @@ def test_a_hung_server_times_out_instead_of_hanging() -> None:
 def test_terms_come_from_the_same_fts5_tokenizer_as_the_sqlite_backend() -> None:
     from indexer import sqlite_fts
 
-    assert f"tokenize = '{FTS5_TOKENIZE}'" in sqlite_fts._SCHEMA
+    assert f'tokenize = "{FTS5_TOKENIZE}"' in sqlite_fts._SCHEMA
+    assert FTS5_TERMS.of(["\u2067\u05e9\u05dc\u05d5\u05dd\u2069 x\u202ey"]) == ["\u05e9\u05dc\u05d5\u05dd x y"]
     assert FTS5_TERMS.of(["Officers ARRESTED the café's runner", ""]) == ["offic arrest the cafe s runner", ""]
     backwards = " ".join(f"w{n:04d}" for n in range(3000, 0, -1))  # terms in text order, not sorted
     assert FTS5_TERMS.of([backwards] * 3) == [backwards] * 3
