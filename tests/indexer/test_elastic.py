@@ -1,5 +1,5 @@
 """Elasticsearch-only behaviour of `ElasticIndex` on a real node (the shared semantics are in
-test_contract.py): the alias swap on rebuild, bulk failures reported, outages failing fast."""
+test_index_contract.py): the alias swap on rebuild, bulk failures reported, outages failing fast."""
 
 from __future__ import annotations
 

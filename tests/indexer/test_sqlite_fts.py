@@ -1,4 +1,4 @@
-"""SQLite-only behaviour of `SqliteIndex` (the shared semantics are in test_contract.py): readers never
+"""SQLite-only behaviour of `SqliteIndex` (the shared semantics are in test_index_contract.py): readers never
 blocked by the writer, the generation swap on rebuild, thread safety, bounded highlight cost."""
 
 from __future__ import annotations

@@ -6,7 +6,7 @@ import urllib.request
 from collections import Counter
 
 import pytest
-from conftest import TOKEN_ENV, CrawlResult, run_crawl, source_for
+from tests.spiders.conftest import TOKEN_ENV, CrawlResult, run_crawl, source_for
 
 from archiver.canonical import canonical_json
 from spiders.extract import VOLATILE_FIELDS, find_native

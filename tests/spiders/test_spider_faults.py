@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import socket
 
-from conftest import run_crawl, source_for
+from tests.spiders.conftest import run_crawl, source_for
 
 from archiver.config import SourceConfig
 from infra.simulator.faults import Fault
