@@ -33,5 +33,12 @@ class LedgerPublisher:
         return len(entries)
 
     def checkpoint(self) -> str:
+        """Sign a checkpoint of everything published, and note it in the catalog's audit trail so
+        `verify` can tell if a kept checkpoint later disappears from the store."""
+        from archiver.clock import utc_now
+        from archiver.ledger_check import note_checkpoint
+
         self.publish_pending()
-        return self._log.sign_checkpoint(self.store, self.signer, self.origin)
+        text = self._log.sign_checkpoint(self.store, self.signer, self.origin)
+        note_checkpoint(self.catalog, text, utc_now())
+        return text

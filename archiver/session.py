@@ -213,8 +213,10 @@ class ArchiveSession:
         batch, pending, source = self.batch, self.pending, self.source or "source"
         self.batch, self.pending = None, _Pending()
         blob_results = self._put_blobs(pending)
-        warc_result, manifest_result = self._put_warc_and_manifest(batch, pending, source, blob_results)
+        # One write transaction from allocating the WARC number and ledger indexes to recording the
+        # batch: a clerk event logged meanwhile waits for it instead of taking the same ledger index.
         with self.catalog.transaction() as conn:
+            warc_result, manifest_result = self._put_warc_and_manifest(conn, batch, pending, source, blob_results)
             self._commit(conn, pending, source, blob_results, [warc_result, manifest_result])
         self.latest = {}  # committed: the catalog answers from here on
         self._publish(pending)
@@ -249,11 +251,10 @@ class ArchiveSession:
             results[sha] = result
         return results
 
-    def _put_warc_and_manifest(self, batch: WarcBatch, pending: _Pending, source: str,
+    def _put_warc_and_manifest(self, conn, batch: WarcBatch, pending: _Pending, source: str,
                                blobs: dict[str, PutResult]) -> tuple[PutResult, PutResult]:
         while True:
-            with self.catalog.transaction() as conn:
-                seq = self.catalog.next_counter(conn, "warc")
+            seq = self.catalog.next_counter(conn, "warc")
             key = warc_key(self.run_id, source, seq)
             if not self.store.exists(key):  # a batch a crash left unreferenced keeps its key
                 break
