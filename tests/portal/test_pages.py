@@ -5,7 +5,6 @@ from __future__ import annotations
 import re
 import time
 
-import pytest
 from markupsafe import escape
 
 from tests.portal.conftest import DEPARTMENT, HOSTILE

@@ -6,10 +6,10 @@ import urllib.request
 from collections import Counter
 
 import pytest
-from tests.spiders.conftest import TOKEN_ENV, CrawlResult, run_crawl, source_for
 
 from archiver.canonical import canonical_json
 from spiders.extract import VOLATILE_FIELDS, find_native
+from tests.spiders.conftest import TOKEN_ENV, CrawlResult, run_crawl, source_for
 
 PLATFORMS = ("bluesky", "facebook")
 

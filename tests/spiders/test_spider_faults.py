@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import socket
 
-from tests.spiders.conftest import run_crawl, source_for
-
 from archiver.config import SourceConfig
 from infra.simulator.faults import Fault
+from tests.spiders.conftest import run_crawl, source_for
 
 ONE_OFF = ("truncated_json", "missing_id", "wrong_types", "html", "empty_body")
 
