@@ -37,6 +37,7 @@ import pytest
 from elasticsearch import Elasticsearch
 
 from archiver.config import load_config
+from archiver.model import make_record_id
 from archiver.readmodel import docs_from_store
 from archiver.run import open_archive_store
 from indexer import SearchQuery
@@ -398,6 +399,7 @@ def test_elasticsearch_outage_catch_up_reindex_and_zero_downtime_swap(private_no
     first = sunshine("archive", "-c", str(config_path), "--quiet")
     assert first.returncode == 0, first.stdout + first.stderr
     versions_1 = catalog_query(data_dir, "SELECT COUNT(*) FROM versions")[0][0]
+    archived_1 = {row[0] for row in catalog_query(data_dir, "SELECT record_id FROM records")}
 
     # Round 2: the platforms change, and the node dies once the run has started.
     simulator.advance()
@@ -414,6 +416,12 @@ def test_elasticsearch_outage_catch_up_reindex_and_zero_downtime_swap(private_no
     assert lagging >= changed - stats["restored"]
     assert f"search index behind by {lagging} records" in stderr, stderr
     # (No traceback on stderr either: test_a_down_index_is_one_warning_not_tracebacks.)
+    # Against the simulator's ground truth: everything live is archived, the deletions recorded.
+    status = dict(catalog_query(data_dir, "SELECT record_id, status FROM records"))
+    live = {make_record_id(r.platform, r.native_id) for r in simulator.world.records()}
+    assert live <= set(status), f"not archived during the outage: {sorted(live - set(status))[:3]}"
+    deleted = [rid for rid in (make_record_id(*ref) for ref in simulator.world.changes[1].deleted) if rid in archived_1]
+    assert deleted and all(status[rid] == "deleted" for rid in deleted)
     verify = sunshine("verify", "-c", str(config_path))
     assert verify.returncode == 0, verify.stdout + verify.stderr
 
