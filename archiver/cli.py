@@ -41,6 +41,8 @@ def main(verbose: bool) -> None:
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
     for handler in logging.root.handlers:  # libraries that raise their own loggers' levels stay quiet too
         handler.setLevel(level)
+    # The Elasticsearch client logs each retry with a full traceback; the outcome is reported once.
+    logging.getLogger("elastic_transport").setLevel(logging.INFO if verbose else logging.ERROR)
 
 
 def _config(path: str | None) -> Config:

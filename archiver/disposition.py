@@ -82,11 +82,15 @@ def run_retention(catalog: Catalog, store: ObjectStore, storage: StorageConfig, 
         # only blobs this record alone references; anything shared stays with its other records
         exclusive = sorted({blob_key(v["content_sha256"]) for v in history
                             if references[blob_key(v["content_sha256"])] == 1})
+        targets = [(key, (catalog.object(key) or {"version_id": None})["version_id"]) for key in exclusive]
+        protected = [reason for key, version_id in targets if (reason := protection(store, key, version_id, now))]
+        if protected:  # checked first, so a record is disposed of whole or not at all
+            report.refused.append(f"{item['record_id']}: {protected[0]}")
+            continue
         try:
-            for key in exclusive:
-                row = catalog.object(key)
+            for key, version_id in targets:
                 with suppress(KeyError):  # already gone: nothing to dispose of
-                    store.delete(key, version_id=row["version_id"] if row else None)
+                    store.delete(key, version_id=version_id)
         except SunshineError as exc:
             report.refused.append(f"{item['record_id']}: {exc}")
             continue
@@ -98,6 +102,23 @@ def run_retention(catalog: Catalog, store: ObjectStore, storage: StorageConfig, 
     if entries:
         _certify(catalog, store, report, entries, actor, log_event)
     return report
+
+
+def protection(store: ObjectStore, key: str, version_id: str | None, now: datetime) -> str | None:
+    """Why the store would refuse to delete this object now (Object Lock retention, legal hold)."""
+    lockable = next((candidate for candidate in (store, getattr(store, "remote", None))
+                     if candidate is not None and hasattr(candidate, "retention")), None)
+    if lockable is None:
+        return None
+    try:
+        mode, until = lockable.retention(key, version_id)
+        if until is not None and until > now:
+            return f"object {key} is under {mode} retention until {until:%Y-%m-%dT%H:%M:%SZ}; not deleted"
+        if lockable.legal_hold(key, version_id):
+            return f"object {key} is under an S3 legal hold; not deleted"
+    except KeyError:
+        return None
+    return None
 
 
 def _certify(catalog: Catalog, store: ObjectStore, report: DispositionReport, entries: list[dict[str, Any]],

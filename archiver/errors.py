@@ -15,3 +15,7 @@ class ConfigError(SunshineError):
 
 class IntegrityError(SunshineError):
     """Stored bytes do not match the hash we hold for them."""
+
+
+class StoreUnavailableError(SunshineError):
+    """The object store could not be reached or answered with a server error; trying later may work."""

@@ -16,6 +16,14 @@ def _actor(by: str | None) -> str:
     return by or getpass.getuser()
 
 
+def _publish_events(config, catalog: Catalog, store) -> None:
+    """Publish the clerk events just logged and sign a checkpoint over them, so the log (and
+    `sunshine verify`) shows them at once rather than after the next archive run."""
+    from archiver.publish import LedgerPublisher
+
+    LedgerPublisher(catalog, store, config).checkpoint()
+
+
 def _log_event():
     """The ledger's clerk-event hook, if the ledger package offers one."""
     try:
@@ -59,9 +67,10 @@ def hold_add(config_path, reason, record_ids, text, platform, account, date_from
     criteria = HoldCriteria(tuple(record_ids), text, platform, account, date_from, date_to, not no_threads)
     catalog = Catalog(config.catalog_path)
     try:
+        store = open_archive_store(config)
         index = open_search_index(config) if text else None
-        placed = place_hold(catalog, open_archive_store(config), reason, _actor(by), criteria, index=index,
-                            log_event=_log_event())
+        placed = place_hold(catalog, store, reason, _actor(by), criteria, index=index, log_event=_log_event())
+        _publish_events(config, catalog, store)
     finally:
         catalog.close()
     click.echo(f"{placed.hold_id}: holding {placed.record_count} records ({placed.reason})")
@@ -79,7 +88,9 @@ def hold_release(config_path, hold_id, by) -> None:
     config = load_config(config_path)
     catalog = Catalog(config.catalog_path)
     try:
-        released = release_hold(catalog, open_archive_store(config), hold_id, _actor(by), log_event=_log_event())
+        store = open_archive_store(config)
+        released = release_hold(catalog, store, hold_id, _actor(by), log_event=_log_event())
+        _publish_events(config, catalog, store)
     finally:
         catalog.close()
     click.echo(f"{released.hold_id}: released ({released.record_count} records)")
@@ -131,8 +142,11 @@ def retention_run(config_path, dry_run, by) -> None:
     config = load_config(config_path)
     catalog = Catalog(config.catalog_path)
     try:
-        report = run_retention(catalog, open_archive_store(config), config.storage, dry_run=dry_run,
-                               actor=_actor(by), log_event=_log_event())
+        store = open_archive_store(config)
+        report = run_retention(catalog, store, config.storage, dry_run=dry_run, actor=_actor(by),
+                               log_event=_log_event())
+        if report.disposed:
+            _publish_events(config, catalog, store)
     finally:
         catalog.close()
     if report.disposed:

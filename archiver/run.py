@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from archiver.catalog import Catalog
 from archiver.clock import new_run_id, utc_now
 from archiver.config import Config, SourceConfig
-from archiver.errors import SunshineError
+from archiver.errors import StoreUnavailableError, SunshineError
 from archiver.retention import retention_days
 from archiver.session import ArchiveSession, RunStats
 from archiver.store import ObjectStore, open_store
@@ -52,8 +52,6 @@ def _store_reachable(config: Config, store: ObjectStore) -> bool:
     if config.storage.backend != "s3":
         store.ping()
         return True
-    from archiver.store.s3 import StoreUnavailableError
-
     try:
         prepare_store(config)
     except StoreUnavailableError as exc:
@@ -109,13 +107,13 @@ def run_archive(config: Config, source_name: str | None = None,
             retain_days=lambda platform, kind: retention_days(config.storage, platform, kind),
         )
         if ledger is not None:
-            ledger.publish_pending()  # what a crash left unpublished
+            session.publish_ledger()  # what a crash or an outage left unpublished
         session.update_index()  # what an index outage left behind
         _crawl(session, catalog, sources, run_id)
         stats = session.close()
         if session.fatal is not None:
             raise SunshineError(f"archive run {run_id} stopped: {session.fatal}") from session.fatal
-        checkpoint = ledger.checkpoint() if ledger is not None else None
+        checkpoint = _checkpoint(ledger)
         spooled = len(store.pending()) if hasattr(store, "pending") else 0
         status = "complete" if stats.failed == 0 and spooled == 0 else "incomplete"
         with catalog.transaction() as conn:
@@ -127,8 +125,23 @@ def run_archive(config: Config, source_name: str | None = None,
         catalog.close()
 
 
+def _checkpoint(ledger) -> str | None:
+    """Sign this run's checkpoint; with the store away it is signed by the next run instead."""
+    if ledger is None:
+        return None
+    try:
+        return ledger.checkpoint()
+    except StoreUnavailableError as exc:
+        log.warning("ledger checkpoint not published, the store is unreachable (%s); the next run signs it", exc)
+        return None
+
+
 def drain_spool(store: ObjectStore, catalog: Catalog) -> tuple[int, int]:
-    """Upload what an S3 outage left spooled and record the version ids S3 gave those objects."""
+    """Upload what an S3 outage left spooled and record the version ids S3 gave those objects.
+
+    Only the objects table learns them (verify reads exactly that version); a version row keeps the
+    store version id it was logged with, since its ledger entry, already logged, cannot change.
+    """
     if not hasattr(store, "drain"):
         return 0, 0
     uploaded, pending = store.drain()

@@ -24,7 +24,7 @@ from typing import Any
 from archiver.canonical import canonical_json, sha256_hex
 from archiver.catalog import Catalog, LatestVersion
 from archiver.clock import utc_now
-from archiver.errors import IntegrityError, SunshineError
+from archiver.errors import IntegrityError, StoreUnavailableError, SunshineError
 from archiver.ledger.log import entry_for_capture
 from archiver.model import Capture, HttpExchange, ParsedRecord, Tombstone, display_text, make_record_id
 from archiver.readmodel import RECORD_FIELDS, docs_from_catalog, manifest_lines, media_line
@@ -98,6 +98,7 @@ class ArchiveSession:
         self.batch: WarcBatch | None = None
         self.pending = _Pending()
         self.warc_seq = 0
+        self.ledger_lagging = False
         self.fatal: Exception | None = None  # set by the pipeline when a capture could not be stored
 
     # --- intake ----------------------------------------------------------------------------------
@@ -256,7 +257,7 @@ class ArchiveSession:
         while True:
             seq = self.catalog.next_counter(conn, "warc")
             key = warc_key(self.run_id, source, seq)
-            if not self.store.exists(key):  # a batch a crash left unreferenced keeps its key
+            if not self._exists(key):  # a batch a crash left unreferenced keeps its key
                 break
         self.warc_seq = seq
         ledger_start = self.catalog.ledger_size()  # one writer: these indexes are ours until commit
@@ -330,10 +331,27 @@ class ArchiveSession:
             [(self.run_id, source, url, error, warc, now) for url, error in pending.failed],
         )
 
+    def _exists(self, key: str) -> bool:
+        try:
+            return self.store.exists(key)
+        except StoreUnavailableError:
+            return False  # the put goes to the spool; a real clash would surface when it is uploaded
+
     def _publish(self, pending: _Pending) -> None:
-        if self.ledger is not None:
-            self.ledger.publish_pending()
+        self.publish_ledger()
         self.update_index()
+
+    def publish_ledger(self) -> None:
+        """Publish committed ledger entries; with the store away they wait in the catalog."""
+        if self.ledger is None:
+            return
+        try:
+            self.ledger.publish_pending()
+        except StoreUnavailableError as exc:
+            if not self.ledger_lagging:
+                log.warning("ledger entries not published, the store is unreachable (%s); "
+                            "they are kept in the catalog and published by the next run", exc)
+            self.ledger_lagging = True
 
     def update_index(self) -> None:
         """Bring the search index up to the catalog; a down index is retried on the next flush or run."""

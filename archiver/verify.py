@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 
 from archiver.catalog import Catalog
 from archiver.config import Config
+from archiver.errors import StoreUnavailableError
 from archiver.store import ObjectStore
 from archiver.store.keys import blob_key
 
@@ -83,8 +84,12 @@ def verify_archive(config: Config, store: ObjectStore, *, workers: int = 8,
             if progress:
                 progress(size)
         _check_versions(catalog, report)
-        _check_warcs(store, catalog, report)
-        _check_ledger(config, store, catalog, report)
+        for check in (_check_warcs, lambda *args: _check_ledger(config, *args)):
+            try:
+                check(store, catalog, report)
+            except StoreUnavailableError as exc:  # an auditor gets the report, with this named in it
+                report.problems.append(f"store unreachable, checks not completed: {exc}")
+                break
         if hasattr(store, "pending"):
             report.spooled = list(store.pending())
     finally:

@@ -108,7 +108,7 @@ def capture(record_id: str) -> Response:
 @bp.get("/healthz")
 def healthz() -> Response:
     down = []
-    for part, backend in (("index", index()), ("store", store())):
+    for part, backend in (("search index", index()), ("object store", store())):
         try:
             backend.ping()
         except BackendDown:

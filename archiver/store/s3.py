@@ -29,7 +29,7 @@ from botocore.exceptions import ClientError, HTTPClientError, NoCredentialsError
 from botocore.exceptions import ConnectionError as BotoConnectionError
 
 from archiver.canonical import sha256_hex
-from archiver.errors import IntegrityError, SunshineError
+from archiver.errors import IntegrityError, StoreUnavailableError, SunshineError
 from archiver.store import PutItem, PutResult, StoredObject
 
 if TYPE_CHECKING:
@@ -46,10 +46,6 @@ _UNAVAILABLE = {"ServiceUnavailable", "SlowDown", "InternalError", "RequestTimeo
                 "XMinioServerNotInitialized"}
 _AWAY = (BotoConnectionError, HTTPClientError)  # refused, reset, timed out: the server is away
 _CREDENTIALS = {"InvalidAccessKeyId", "SignatureDoesNotMatch", "ExpiredToken", "InvalidToken"}
-
-
-class StoreUnavailableError(SunshineError):
-    """The store could not be reached or answered with a server error; trying again later may work."""
 
 
 def _b64(digest: bytes) -> str:
@@ -227,13 +223,13 @@ class S3Store:
             replace: bool = False) -> PutResult:
         full = self._full(key)
         expected = sha256_hex(data)
-        current = self._current(full)
+        # A new key (the common case) costs one conditional PUT; only when the key exists already
+        # (If-None-Match refused, or `replace`) do we look at what is there.
+        current = self._current(full) if replace else None
         if current is not None:
             sha256, version_id = current
             if sha256 == expected:  # already there: idempotent, no second version
                 return PutResult(key, expected, len(data), version_id)
-            if not replace:
-                raise SunshineError(f"object {key} already exists with different content; not overwritten")
         try:
             version_id = self._upload(full, data, expected, retain_days, guard=not replace)
         except ClientError as exc:

@@ -25,9 +25,8 @@ from pathlib import Path
 from typing import BinaryIO, NamedTuple
 
 from archiver.canonical import sha256_hex
-from archiver.errors import IntegrityError, SunshineError
+from archiver.errors import IntegrityError, StoreUnavailableError, SunshineError
 from archiver.store import ObjectStore, PutItem, PutResult, StoredObject
-from archiver.store.s3 import StoreUnavailableError
 
 # Worth trying again later: the server is away, or the bytes were damaged on the way and refused.
 RETRYABLE = (StoreUnavailableError, IntegrityError, OSError)
@@ -86,24 +85,34 @@ class SpoolingStore:
             return None
         return entry if data_path.is_file() else None
 
-    def _spool(self, key: str, data: bytes, retain_days: int | None, replace: bool) -> _Entry:
-        """Write data, then its description, each fsynced and renamed into place."""
+    def _spool(self, key: str, data: bytes, retain_days: int | None, replace: bool, *,
+               durable: bool = True) -> _Entry:
+        """Write data, then its description, each renamed into place; fsynced unless the caller
+        makes a whole batch durable at once (`put_many`: one filesystem sync for all)."""
         self.spool_dir.mkdir(parents=True, exist_ok=True)
         data_path, meta_path = self._paths(key)
         entry = _Entry(key, sha256_hex(data), len(data), retain_days, replace, time.time_ns())
-        _write_durably(data_path, data)
+        _write_file(data_path, data, sync=durable)
         stored = sha256_hex(data_path.read_bytes())
         if stored != entry.sha256:
             raise IntegrityError(f"spool file {data_path}: read back sha256 {stored}, wrote {entry.sha256}")
-        _write_durably(meta_path, json.dumps(entry.__dict__).encode("utf-8"))
-        _fsync_dir(self.spool_dir)
+        _write_file(meta_path, json.dumps(entry.__dict__).encode("utf-8"), sync=durable)
+        if durable:
+            _fsync_dir(self.spool_dir)
         return entry
 
-    def _unspool(self, key: str) -> None:
+    def _unspool(self, key: str, *, durable: bool = True) -> None:
         data_path, meta_path = self._paths(key)
         meta_path.unlink(missing_ok=True)  # description first: a data file alone is not pending
         data_path.unlink(missing_ok=True)
-        _fsync_dir(self.spool_dir)
+        if durable:
+            _fsync_dir(self.spool_dir)
+
+    def _unspool_all(self, entries: list[_Entry]) -> None:
+        for entry in entries:
+            self._unspool(entry.key, durable=False)
+        if entries:
+            _fsync_dir(self.spool_dir)
 
     def _spooled_bytes(self, entry: _Entry) -> bytes:
         data_path, _ = self._paths(entry.key)
@@ -140,15 +149,18 @@ class SpoolingStore:
         If the remote stays away, every item comes back as a `SpooledPutResult`, including any the
         remote took before failing: `drain` finds those already there and counts them once.
         """
-        entries = [self._admit(item.key, item.data, item.retain_days, False) for item in items]
+        entries = [self._admit(item.key, item.data, item.retain_days, False, durable=False) for item in items]
+        if entries:
+            os.sync()  # the whole batch durable in the spool at once
         return self._forward(entries, lambda: self.remote.put_many(items)) if entries else []
 
-    def _admit(self, key: str, data: bytes, retain_days: int | None, replace: bool) -> _Entry:
+    def _admit(self, key: str, data: bytes, retain_days: int | None, replace: bool, *,
+               durable: bool = True) -> _Entry:
         with self._lock:
             waiting = self._entry(key)
             if waiting is not None and waiting.sha256 != sha256_hex(data) and not replace:
                 raise SunshineError(f"object {key} already exists with different content; not overwritten")
-            return self._spool(key, data, retain_days, replace)
+            return self._spool(key, data, retain_days, replace, durable=durable)
 
     def _forward(self, entries: list[_Entry], upload: Callable[[], list[PutResult]]) -> list[PutResult]:
         """Try the remote with doubling delays within `retry_seconds`; spooled results if it stays away."""
@@ -167,12 +179,10 @@ class SpoolingStore:
                 continue
             except BaseException:
                 with self._lock:  # refused for good (e.g. would overwrite): not ours to keep
-                    for entry in entries:
-                        self._unspool(entry.key)
+                    self._unspool_all(entries)
                 raise
             with self._lock:
-                for entry in entries:
-                    self._unspool(entry.key)
+                self._unspool_all(entries)
             return results
 
     def _spooled(self, entry: _Entry) -> SpooledPutResult:
@@ -260,12 +270,13 @@ class SpoolingStore:
         self.remote.ping()
 
 
-def _write_durably(path: Path, data: bytes) -> None:
+def _write_file(path: Path, data: bytes, *, sync: bool) -> None:
     tmp = path.with_name(f".tmp-{path.name}")
     with open(tmp, "wb") as handle:
         handle.write(data)
-        handle.flush()
-        os.fsync(handle.fileno())
+        if sync:
+            handle.flush()
+            os.fsync(handle.fileno())
     os.replace(tmp, path)
 
 

@@ -284,10 +284,6 @@ def test_retention_disposes_due_records_with_a_certificate_and_never_held_ones(a
         index.close()
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "product bug: `sunshine hold add` appends a clerk event to the catalog's ledger (archiver/holds.py:177 via "
-    "archiver.ledger_events.append_event) but publishes nothing, so `sunshine verify` fails with 'entries ... "
-    "not yet published' until the next `sunshine archive`; records_cli should publish + checkpoint after the event"))
 def test_verify_passes_right_after_a_hold_is_placed(archive) -> None:
     config, catalog, _store = archive
     record_id = sorted(_ids(catalog, "SELECT record_id FROM records WHERE kind = 'post'"))[0]

@@ -34,7 +34,6 @@ from archiver.disposition import run_retention
 from archiver.errors import IntegrityError, SunshineError
 from archiver.holds import objects_of
 from archiver.model import make_record_id
-from archiver.publish import LedgerPublisher
 from archiver.store.s3 import S3Store
 from archiver.store.spool import SpooledPutResult, SpoolingStore
 from infra import minio_server
@@ -344,16 +343,11 @@ def test_legal_hold_and_retention_on_s3(s3_demo: S3Demo, tmp_path: Path) -> None
     code, report_json = _verify_json(config, s3_demo.env)
     assert code == 1 and any(victim in problem and "ledger entry" in problem for problem in report_json["problems"])
     _set_capture_times(data_dir, real_times)
-    # The hold and its release are clerk events in the ledger; the next archive run publishes them
-    # (tests/archiver/test_holds_retention.py has the xfail for verify right after a hold).
-    events = [json.loads(row[0]) for row in catalog_query(data_dir, "SELECT entry FROM ledger WHERE published = 0")]
-    assert [(event.get("type"), event.get("action"), event.get("hold_id")) for event in events] == \
-        [("hold", "place", hold_id), ("hold", "release", hold_id)]
-    catalog = Catalog(data_dir / "catalog.sqlite")
-    try:
-        LedgerPublisher(catalog, SpoolingStore(store, data_dir / "spool"), load_config(config)).checkpoint()
-    finally:
-        catalog.close()
+    # The hold and its release are clerk events in the ledger, published and signed right away.
+    rows = catalog_query(data_dir, "SELECT entry, published FROM ledger ORDER BY idx")
+    events = [(json.loads(entry), published) for entry, published in rows if b'"type":"hold"' in bytes(entry)]
+    assert [(event["action"], event["hold_id"], published) for event, published in events] == \
+        [("place", hold_id, 1), ("release", hold_id, 1)]
     code, report_json = _verify_json(config, s3_demo.env)
     assert code == 0 and report_json["ok"], report_json["problems"][:10]
 
@@ -479,11 +473,6 @@ def test_minio_stopped_mid_archive_loses_nothing(private_minio: dict, tmp_path: 
         _assert_complete_after_recovery(data_dir, config, env, sim.world)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "product bug: with S3 unreachable, `sunshine archive` stops with 'S3 endpoint ... unreachable' (exit 2) "
-    "instead of spooling: SpoolingStore.exists asks the remote (archiver/store/spool.py:251), called from "
-    "session._put_warc_and_manifest (archiver/session.py:254) and the ledger's published_size "
-    "(archiver/ledger/log.py:299/408) on a fresh LogWriter"))
 def test_archive_with_s3_down_spools_everything_then_sync_uploads_it(private_minio: dict, tmp_path: Path) -> None:
     """DESIGN §3 / issue 3: an outage loses nothing; the run exits 1 saying what is spooled."""
     env = private_minio["instance"].env()

@@ -107,7 +107,7 @@ def test_index_down_is_503_naming_it(tmp_path: Path):
     assert api.status_code == 503 and "search index" in api.get_json()["error"]
     health = client.get("/healthz")
     assert health.status_code == 503
-    assert health.get_data(as_text=True).strip() == "down: index"
+    assert health.get_data(as_text=True).strip() == "down: search index"
 
 
 def test_store_down_shows_in_healthz(tmp_path: Path):
@@ -116,7 +116,7 @@ def test_store_down_shows_in_healthz(tmp_path: Path):
     client = create_app(load_config(config), settings={"RATE_LIMIT_PER_MINUTE": 0}).test_client()
     health = client.get("/healthz")
     assert health.status_code == 503
-    assert health.get_data(as_text=True).strip() == "down: store"
+    assert health.get_data(as_text=True).strip() == "down: object store"
 
 
 def test_healthz_ok(client):
