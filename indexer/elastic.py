@@ -18,6 +18,7 @@ ties and near-ties differently.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import re
 import sqlite3
@@ -27,6 +28,7 @@ import unicodedata
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import UTC, date, datetime, timedelta
 from itertools import islice
+from queue import Empty, Queue
 from typing import Any
 
 from elastic_transport import ConnectionError as TransportConnectionError
@@ -118,7 +120,7 @@ class ElasticIndex:
 
     def _bulk(self, index: str, docs: Iterable[RecordDoc]) -> int:
         """Stream docs in bounded chunks; retry 429s with backoff; report every doc that failed."""
-        actions = _actions(index, docs)
+        actions = _prefetched(_actions(index, docs))  # prepared while the previous chunk is in flight
         written, failed = 0, []
         for ok, item in helpers.streaming_bulk(self._es, actions, chunk_size=1000,
                                                max_chunk_bytes=8 * 1024 * 1024, raise_on_error=False,
@@ -448,6 +450,38 @@ def _actions(index: str, docs: Iterable[RecordDoc], batch: int = 500) -> Iterato
             body = _source(doc)
             body.update(stems=terms[i], author_stems=terms[len(chunk) + i])
             yield {"_op_type": "index", "_index": index, "_id": column_text(doc.record_id), "_source": body}
+
+
+def _prefetched(items: Iterator[dict[str, Any]], depth: int = 2000) -> Iterator[dict[str, Any]]:
+    """Run `items` in a helper thread, `depth` ahead: tokenizing and serialising the next chunk
+    overlaps the bulk request waiting on Elasticsearch (the GIL is free while it waits)."""
+    done = object()
+    queue: Queue[Any] = Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def produce() -> None:
+        try:
+            for item in items:
+                if stop.is_set():
+                    return
+                queue.put(item)
+            queue.put(done)
+        except BaseException as exc:  # noqa: BLE001 - handed to the consumer, raised there
+            queue.put(exc)
+
+    worker = threading.Thread(target=produce, name="es-bulk-prepare", daemon=True)
+    worker.start()
+    try:
+        while (item := queue.get()) is not done:
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
+        while worker.is_alive():  # unblock a producer waiting on a full queue
+            with contextlib.suppress(Empty):
+                queue.get_nowait()
+            worker.join(timeout=0.01)
 
 
 def _source(doc: RecordDoc) -> dict[str, Any]:
