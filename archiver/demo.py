@@ -26,9 +26,22 @@ TOKEN_ENV = "SUNSHINE_DEMO_FB_TOKEN"
 DEMO_TOKEN = "sim-token"  # the simulator's own token, not a secret of any real platform
 
 
-def demo_config(data_dir: Path, bluesky_url: str, facebook_url: str, base_config: Path | None) -> dict[str, Any]:
-    """The demo archive's config: simulator sources, storage and search local or from `base_config`."""
-    from infra.simulator.world import BLUESKY_HANDLE, DEPARTMENT_NAME, FACEBOOK_PAGE_ID
+def simulator_sources(sim_base_url: str, token_env: str = TOKEN_ENV) -> list[dict[str, str]]:
+    """The `[[sources]]` of the simulated department served at `sim_base_url`."""
+    from infra.simulator.world import BLUESKY_HANDLE, FACEBOOK_PAGE_ID
+
+    return [
+        {"name": "spd-bluesky", "platform": "bluesky", "account": BLUESKY_HANDLE,
+         "base_url": f"{sim_base_url}/bluesky"},
+        {"name": "spd-facebook", "platform": "facebook", "account": FACEBOOK_PAGE_ID, "token_env": token_env,
+         "base_url": f"{sim_base_url}/facebook/v21.0"},
+    ]
+
+
+def simulator_config(sim_base_url: str, *, token_env: str = TOKEN_ENV,
+                     tables: dict[str, Any] | None = None) -> dict[str, Any]:
+    """A whole config for archiving the simulator: embedded backends unless `tables` says otherwise."""
+    from infra.simulator.world import DEPARTMENT_NAME
 
     data: dict[str, Any] = {
         "department": {"name": DEPARTMENT_NAME},
@@ -36,20 +49,30 @@ def demo_config(data_dir: Path, bluesky_url: str, facebook_url: str, base_config
         "storage": {"backend": "local", "path": "store"},
         "search": {"backend": "sqlite", "path": "search.sqlite"},
     }
-    if base_config is not None:
-        try:
-            base = tomllib.loads(base_config.read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
-            raise SunshineError(f"{base_config}: cannot read config: {exc}") from None
-        for table in ("storage", "search", "department", "ledger"):
-            if table in base:
-                data[table] = base[table]
-    data["sources"] = [
-        {"name": "spd-bluesky", "platform": "bluesky", "account": BLUESKY_HANDLE, "base_url": bluesky_url},
-        {"name": "spd-facebook", "platform": "facebook", "account": FACEBOOK_PAGE_ID, "token_env": TOKEN_ENV,
-         "base_url": facebook_url},
-    ]
+    data.update(tables or {})
+    data["sources"] = simulator_sources(sim_base_url, token_env)
     return data
+
+
+def write_simulator_config(path: Path, sim_base_url: str, *, token_env: str = TOKEN_ENV,
+                           tables: dict[str, Any] | None = None) -> Path:
+    """Write `simulator_config` as TOML at `path` (its folder is the archive's)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("# Written by `sunshine demo`: the demo archive's config.\n"
+                    + tomli_w.dumps(simulator_config(sim_base_url, token_env=token_env, tables=tables)),
+                    encoding="utf-8")
+    return path
+
+
+def _base_tables(base_config: Path | None) -> dict[str, Any]:
+    """The storage, search, department and ledger tables of a user's config (`demo -c`)."""
+    if base_config is None:
+        return {}
+    try:
+        base = tomllib.loads(base_config.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise SunshineError(f"{base_config}: cannot read config: {exc}") from None
+    return {table: base[table] for table in ("storage", "search", "department", "ledger") if table in base}
 
 
 def run_demo(data_dir: Path, *, scale: int, steps: int, seed: int, base_config: Path | None,
@@ -64,10 +87,7 @@ def run_demo(data_dir: Path, *, scale: int, steps: int, seed: int, base_config: 
     echo(f"generating a department of about {scale:,} records (seed {seed})...")
     sim = start_simulator(seed=seed, scale=scale, port=0, token=DEMO_TOKEN)
     try:
-        config_text = tomli_w.dumps(demo_config(data_dir, sim.base_url + "/bluesky",
-                                                sim.base_url + "/facebook/v21.0", base_config))
-        config_path.write_text("# Written by `sunshine demo`: the demo archive's config.\n" + config_text,
-                               encoding="utf-8")
+        write_simulator_config(config_path, sim.base_url, tables=_base_tables(base_config))
         config = load_config(config_path)
         env = dict(os.environ, **{TOKEN_ENV: DEMO_TOKEN})
         for step in range(steps):

@@ -24,8 +24,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from archiver.demo import write_simulator_config
 from infra.simulator import start_simulator
-from infra.simulator.world import BLUESKY_HANDLE, DEPARTMENT_NAME, FACEBOOK_PAGE_ID
 
 REPO = Path(__file__).resolve().parents[1]
 TOKEN_ENV = "SUNSHINE_BENCH_FB_TOKEN"
@@ -51,30 +51,7 @@ class Result:
 
 
 def write_config(data_dir: Path, base_url: str) -> Path:
-    data_dir.mkdir(parents=True, exist_ok=True)
-    path = data_dir / "sunshine.toml"
-    path.write_text(f"""\
-[department]
-name = "{DEPARTMENT_NAME}"
-[storage]
-backend = "local"
-path = "store"
-[search]
-backend = "sqlite"
-path = "search.sqlite"
-[[sources]]
-name = "spd-bluesky"
-platform = "bluesky"
-account = "{BLUESKY_HANDLE}"
-base_url = "{base_url}/bluesky"
-[[sources]]
-name = "spd-facebook"
-platform = "facebook"
-account = "{FACEBOOK_PAGE_ID}"
-token_env = "{TOKEN_ENV}"
-base_url = "{base_url}/facebook/v21.0"
-""", encoding="utf-8")
-    return path
+    return write_simulator_config(data_dir / "sunshine.toml", base_url, token_env=TOKEN_ENV)
 
 
 def _folder_bytes(root: Path) -> int:

@@ -22,6 +22,7 @@ import pytest
 
 from archiver.catalog import Catalog
 from archiver.config import Config, load_config
+from archiver.demo import write_simulator_config
 from archiver.disposition import CERTIFICATE_PREFIX, run_retention
 from archiver.errors import SunshineError
 from archiver.holds import HoldCriteria, held_record_ids, list_holds, objects_of, place_hold, release_hold
@@ -42,33 +43,10 @@ def sunshine(*args: str) -> subprocess.CompletedProcess:
                           text=True, timeout=180, check=False)
 
 
-def _config_text(sim_base_url: str) -> str:
-    from infra.simulator.world import BLUESKY_HANDLE, FACEBOOK_PAGE_ID
-
-    return f"""\
-[storage]
-backend = "local"
-path = "store"
-retention_days = 30
-retention = [{{ platform = "facebook", kind = "reply", days = 2 }}]
-
-[search]
-backend = "sqlite"
-path = "search.sqlite"
-
-[[sources]]
-name = "spd-bluesky"
-platform = "bluesky"
-account = "{BLUESKY_HANDLE}"
-base_url = "{sim_base_url}/bluesky"
-
-[[sources]]
-name = "spd-facebook"
-platform = "facebook"
-account = "{FACEBOOK_PAGE_ID}"
-token_env = "{TOKEN_ENV}"
-base_url = "{sim_base_url}/facebook/v21.0"
-"""
+def _write_config(path: Path, sim_base_url: str) -> Path:
+    storage = {"backend": "local", "path": "store", "retention_days": 30,
+               "retention": [{"platform": "facebook", "kind": "reply", "days": 2}]}
+    return write_simulator_config(path, sim_base_url, token_env=TOKEN_ENV, tables={"storage": storage})
 
 
 @pytest.fixture(scope="module")
@@ -79,7 +57,7 @@ def archived(tmp_path_factory: pytest.TempPathFactory) -> Path:
     data_dir = tmp_path_factory.mktemp("holds") / "archive"
     data_dir.mkdir()
     with start_simulator(seed=8, scale=200, port=0, token=SIM_TOKEN) as sim:
-        (data_dir / "sunshine.toml").write_text(_config_text(sim.base_url), encoding="utf-8")
+        _write_config(data_dir / "sunshine.toml", sim.base_url)
         result = sunshine("archive", "-c", str(data_dir / "sunshine.toml"), "--quiet")
     assert result.returncode == 0, result.stdout + result.stderr
     return data_dir

@@ -19,7 +19,8 @@ from pathlib import Path
 
 import pytest
 
-from infra.simulator.world import BLUESKY_HANDLE, DEPARTMENT_NAME, FACEBOOK_PAGE_ID, World
+from archiver.demo import write_simulator_config
+from infra.simulator.world import World
 
 REPO = Path(__file__).resolve().parents[2]
 TOKEN_ENV = "SUNSHINE_E2E_FB_TOKEN"
@@ -47,37 +48,8 @@ def sunshine_popen(*args: str) -> subprocess.Popen:
 
 def write_config(data_dir: Path, sim_base_url: str) -> Path:
     """A `sunshine.toml` (DESIGN §4) for an archive in `data_dir` of the simulator at `sim_base_url`."""
-    data_dir.mkdir(parents=True, exist_ok=True)
-    path = data_dir / "sunshine.toml"
-    path.write_text(f"""\
-[department]
-name = "{DEPARTMENT_NAME}"
-
-[ledger]
-name = "springfield.example/e2e"
-
-[storage]
-backend = "local"
-path = "store"
-
-[search]
-backend = "sqlite"
-path = "search.sqlite"
-
-[[sources]]
-name = "spd-bluesky"
-platform = "bluesky"
-account = "{BLUESKY_HANDLE}"
-base_url = "{sim_base_url}/bluesky"
-
-[[sources]]
-name = "spd-facebook"
-platform = "facebook"
-account = "{FACEBOOK_PAGE_ID}"
-token_env = "{TOKEN_ENV}"
-base_url = "{sim_base_url}/facebook/v21.0"
-""", encoding="utf-8")
-    return path
+    return write_simulator_config(data_dir / "sunshine.toml", sim_base_url, token_env=TOKEN_ENV,
+                                  tables={"ledger": {"name": "springfield.example/e2e"}})
 
 
 def catalog_query(data_dir: Path, sql: str, params: tuple = ()) -> list[tuple]:

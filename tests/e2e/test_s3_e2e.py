@@ -19,6 +19,7 @@ import sqlite3
 import subprocess
 import sys
 import time
+import tomllib
 from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -30,6 +31,7 @@ from botocore.exceptions import ClientError
 
 from archiver.catalog import Catalog
 from archiver.config import load_config
+from archiver.demo import write_simulator_config
 from archiver.disposition import run_retention
 from archiver.errors import IntegrityError, SunshineError
 from archiver.holds import objects_of
@@ -38,7 +40,6 @@ from archiver.store.s3 import S3Store
 from archiver.store.spool import SpooledPutResult, SpoolingStore
 from infra import minio_server
 from infra.simulator import start_simulator
-from infra.simulator.world import BLUESKY_HANDLE, DEPARTMENT_NAME, FACEBOOK_PAGE_ID
 from tests.e2e.conftest import REPO, SIM_TOKEN, TOKEN_ENV, catalog_query, sunshine
 
 pytestmark = pytest.mark.timeout(300)
@@ -71,30 +72,10 @@ path = "search.sqlite"
 
 def _archive_config(data_dir: Path, sim_base_url: str, bucket: str, endpoint: str) -> Path:
     """A `sunshine.toml` archiving the simulator into an Object Lock bucket."""
-    data_dir.mkdir(parents=True, exist_ok=True)
-    path = data_dir / "sunshine.toml"
-    path.write_text(f"""\
-[department]
-name = "{DEPARTMENT_NAME}"
-
-[ledger]
-name = "springfield.example/e2e-s3"
-
-{_storage_toml(bucket, endpoint)}
-[[sources]]
-name = "spd-bluesky"
-platform = "bluesky"
-account = "{BLUESKY_HANDLE}"
-base_url = "{sim_base_url}/bluesky"
-
-[[sources]]
-name = "spd-facebook"
-platform = "facebook"
-account = "{FACEBOOK_PAGE_ID}"
-token_env = "{TOKEN_ENV}"
-base_url = "{sim_base_url}/facebook/v21.0"
-""", encoding="utf-8")
-    return path
+    config = data_dir / "sunshine.toml"
+    storage = tomllib.loads(_storage_toml(bucket, endpoint))
+    return write_simulator_config(config, sim_base_url, token_env=TOKEN_ENV,
+                                  tables={"ledger": {"name": "springfield.example/e2e-s3"}, **storage})
 
 
 def _store(config_path: Path, env: dict[str, str]) -> S3Store:
