@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import importlib
 import os
+import shutil
+import subprocess
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -43,3 +46,38 @@ def es_url() -> Iterator[str]:
     """The URL of a real single-node Elasticsearch."""
     for env in _service("Elasticsearch", "infra.es_server", "SUNSHINE_ES_URL"):
         yield env["SUNSHINE_ES_URL"]
+
+
+GO_VERIFIER_DIR = Path(__file__).resolve().parent / "go"
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+
+
+@pytest.fixture(scope="session")
+def ledgerverify(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """tests/go (Go's sumdb note/tlog: an independent ledger verifier) built once per session."""
+    go = shutil.which("go")
+    if go is None:
+        pytest.fail("the Go toolchain is needed to build tests/go (install Go 1.22+)", pytrace=False)
+    binary = tmp_path_factory.mktemp("go") / "ledgerverify"
+    env = {**os.environ, "GOTOOLCHAIN": "local", "GOFLAGS": "-mod=mod"}
+    result = subprocess.run([go, "build", "-o", str(binary), "."], cwd=GO_VERIFIER_DIR, env=env,
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    return binary
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """Debian's headless Chromium driven by Playwright (never a downloaded browser)."""
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"no Chromium at {CHROMIUM}: `apt-get install chromium` (infra/test-all does)", pytrace=False)
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            yield launched
+        finally:
+            launched.close()

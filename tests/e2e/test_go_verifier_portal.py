@@ -8,8 +8,6 @@ on a sound log and on one whose entry bundle was altered.
 
 from __future__ import annotations
 
-import os
-import shutil
 import subprocess
 import threading
 from collections.abc import Iterator
@@ -23,25 +21,8 @@ from archiver.ledger import log
 from archiver.store.local import LocalStore
 from portal import create_app
 
-GO_DIR = Path(__file__).resolve().parents[1] / "go"
 ORIGIN = "e2e.example/log"
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
 
-
-@pytest.fixture(scope="module")
-def ledgerverify(tmp_path_factory) -> Path:
-    """tests/go built once into a temporary folder (Go's build cache makes rebuilds quick)."""
-    go = shutil.which("go")
-    if go is None:
-        pytest.fail("the Go toolchain is needed to build tests/go (install Go 1.22+)")
-    binary = tmp_path_factory.mktemp("go") / "ledgerverify"
-    env = {**os.environ, "GOTOOLCHAIN": "local", "GOFLAGS": "-mod=mod"}
-    result = subprocess.run([go, "build", "-o", str(binary), "."], cwd=GO_DIR, env=env,
-                            capture_output=True, text=True, timeout=300)
-    assert result.returncode == 0, result.stderr
-    return binary
 
 
 def build_log(root: Path) -> tuple[LocalStore, str, list[bytes]]:
@@ -156,19 +137,6 @@ def test_go_refuses_an_unknown_old_checkpoint(ledgerverify, portal):
 
 
 # ------------------------------------------------------------------------------------ verify.js
-
-@pytest.fixture(scope="module")
-def browser():
-    if not Path(CHROMIUM).exists():
-        pytest.skip("no system Chromium at /usr/bin/chromium")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            yield browser
-        finally:
-            browser.close()
 
 
 def open_verify(browser, url: str):

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import shutil
 import subprocess
 from pathlib import Path
 
@@ -14,21 +12,7 @@ from archiver.ledger import log
 from archiver.ledger.log import LogReader
 from archiver.store.local import LocalStore
 
-GO_DIR = Path(__file__).resolve().parents[2] / "go"
 ORIGIN = "go-test.example/log"
-
-
-@pytest.fixture(scope="module")
-def ledgerverify(tmp_path_factory) -> Path:
-    go = shutil.which("go")
-    if go is None:
-        pytest.fail("the Go toolchain is needed to build tests/go (install Go 1.22+)")
-    binary = tmp_path_factory.mktemp("go") / "ledgerverify"
-    env = {**os.environ, "GOTOOLCHAIN": "local", "GOFLAGS": "-mod=mod"}
-    result = subprocess.run([go, "build", "-o", str(binary), "."], cwd=GO_DIR, env=env,
-                            capture_output=True, text=True, timeout=300)
-    assert result.returncode == 0, result.stderr
-    return binary
 
 
 @pytest.fixture(scope="module")
