@@ -9,9 +9,7 @@ is named by object key or record, so damage can be found and restored from anoth
 
 from __future__ import annotations
 
-import hashlib
-from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from archiver.catalog import Catalog
@@ -19,8 +17,7 @@ from archiver.config import Config
 from archiver.errors import StoreUnavailableError
 from archiver.store import ObjectStore
 from archiver.store.keys import blob_key
-
-CHUNK = 1024 * 1024
+from archiver.store.rehash import rehash_items
 
 
 @dataclass
@@ -42,47 +39,19 @@ class VerifyReport:
                 "spooled": self.spooled, "problems": self.problems}
 
 
-def stream_sha256(store: ObjectStore, key: str, version_id: str | None) -> tuple[str, int]:
-    digest = hashlib.sha256()
-    size = 0
-    with store.open(key, version_id=version_id) as handle:
-        while chunk := handle.read(CHUNK):
-            digest.update(chunk)
-            size += len(chunk)
-    return digest.hexdigest(), size
-
-
-def _rehash(store: ObjectStore, rows, workers: int) -> Iterator[tuple[object, str | None, int, str | None]]:
-    def one(row):
-        try:
-            sha, size = stream_sha256(store, row["key"], row["version_id"])
-            return row, sha, size, None
-        except KeyError:
-            return row, None, 0, "missing from the store"
-        except Exception as exc:  # noqa: BLE001 - every failure is named in the report
-            return row, None, 0, f"could not be read: {exc}"
-
-    with ThreadPoolExecutor(max_workers=workers) as pool:
-        yield from pool.map(one, rows)
-
-
 def verify_archive(config: Config, store: ObjectStore, *, workers: int = 8,
                    progress: Callable[[int], None] | None = None) -> VerifyReport:
     report = VerifyReport()
     catalog = Catalog(config.catalog_path)
     try:
         rows = list(catalog.objects())
-        for row, sha, size, error in _rehash(store, rows, workers):
-            report.objects_checked += 1
-            report.bytes_checked += size
-            if error:
-                report.problems.append(f"{row['key']}: {error}")
-            elif sha != row["sha256"]:
-                report.problems.append(f"{row['key']}: sha256 is {sha}, catalog has {row['sha256']} (damaged)")
-            elif size != row["size"]:
-                report.problems.append(f"{row['key']}: size is {size}, catalog has {row['size']}")
-            if progress:
-                progress(size)
+        try:
+            for done in rehash_items(store, rows, lambda row: (row["key"], row["version_id"]), workers=workers):
+                _check_object(done.item, done.sha256, done.size, done.error, report)
+                if progress:
+                    progress(done.size)
+        except StoreUnavailableError as exc:  # one problem, not one per object: the store is away
+            report.problems.append(f"store unreachable, objects not all re-hashed: {exc}")
         _check_versions(catalog, report)
         for check in (_check_warcs, lambda *args: _check_ledger(config, *args)):
             try:
@@ -95,6 +64,19 @@ def verify_archive(config: Config, store: ObjectStore, *, workers: int = 8,
     finally:
         catalog.close()
     return report
+
+
+def _check_object(row, sha256: str | None, size: int, error: Exception | None, report: VerifyReport) -> None:
+    report.objects_checked += 1
+    report.bytes_checked += size
+    if error is not None:
+        report.problems.append(f"{row['key']}: could not be read: {error}")
+    elif sha256 is None:
+        report.problems.append(f"{row['key']}: missing from the store")
+    elif sha256 != row["sha256"]:
+        report.problems.append(f"{row['key']}: sha256 is {sha256}, catalog has {row['sha256']} (damaged)")
+    elif size != row["size"]:
+        report.problems.append(f"{row['key']}: size is {size}, catalog has {row['size']}")
 
 
 def _check_versions(catalog: Catalog, report: VerifyReport) -> None:
