@@ -55,11 +55,13 @@ from indexer.documents import (
 from indexer.fts5_snippet import long_text_highlight
 from indexer.query import TextQuery, fts5_match_parts, parse_text
 
-SCHEMA_VERSION = 2  # 2: bidi controls separate words
+SCHEMA_VERSION = 3  # 2: bidi controls separate words; 3: facet_days and covering indexes
 BATCH = 2000
 POOL_SIZE = 8
 WHOLE_TEXT_CHARS = 1000  # shorter texts are highlighted whole; longer ones as a snippet
 STALE_BUILD_SECONDS = 24 * 3600
+READER_MMAP_BYTES = 1 << 30  # address space only; the OS page cache holds the data
+READER_CACHE_KIB = 32 * 1024  # per pooled reader
 
 _SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS records (
@@ -74,12 +76,46 @@ CREATE TABLE IF NOT EXISTS records (
     author_is_department INTEGER NOT NULL,
     doc TEXT NOT NULL
 );
-CREATE INDEX IF NOT EXISTS records_created ON records (created_at);
+-- Pages without text, newest first, read straight off this index (filters included, no row read).
+CREATE INDEX IF NOT EXISTS records_newest
+    ON records (created_at DESC, record_id, platform, account, kind, status);
+-- Everything a text match is filtered, counted and ordered by, found by id without the (wide) row.
+CREATE INDEX IF NOT EXISTS records_by_id
+    ON records (id, platform, account, kind, status, created_at, record_id);
 CREATE INDEX IF NOT EXISTS records_thread ON records (thread_id, created_at);
 CREATE INDEX IF NOT EXISTS records_latest ON records (kind, author_is_department, created_at);
 CREATE VIRTUAL TABLE IF NOT EXISTS records_fts USING fts5 (
     text, author, tokenize = "{FTS5_TOKENIZE}"
 );
+-- Records per (facet values, day), kept by the triggers below: a search without text is counted
+-- from these few thousand rows instead of every record.
+CREATE TABLE IF NOT EXISTS facet_days (
+    platform TEXT NOT NULL,
+    account TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    status TEXT NOT NULL,
+    day TEXT NOT NULL,
+    n INTEGER NOT NULL,
+    PRIMARY KEY (platform, account, kind, status, day)
+) WITHOUT ROWID;
+"""
+# Created after a rebuild's bulk load (facet_days is then filled in one pass), at once otherwise.
+_COUNT_IN = """INSERT INTO facet_days
+    VALUES (new.platform, new.account, new.kind, new.status, substr(new.created_at, 1, 10), 1)
+    ON CONFLICT DO UPDATE SET n = n + 1;"""
+_COUNT_OUT = """UPDATE facet_days SET n = n - 1
+    WHERE platform = old.platform AND account = old.account AND kind = old.kind AND status = old.status
+    AND day = substr(old.created_at, 1, 10);"""
+_TRIGGERS = (
+    f"CREATE TRIGGER IF NOT EXISTS records_count_in AFTER INSERT ON records BEGIN {_COUNT_IN} END",
+    f"CREATE TRIGGER IF NOT EXISTS records_count_out AFTER DELETE ON records BEGIN {_COUNT_OUT} END",
+    "CREATE TRIGGER IF NOT EXISTS records_count_move AFTER UPDATE OF platform, account, kind, status, created_at "
+    f"ON records BEGIN {_COUNT_OUT} {_COUNT_IN} END",
+)
+_FILL_FACET_DAYS = """
+INSERT INTO facet_days
+SELECT platform, account, kind, status, substr(created_at, 1, 10), count(*) FROM records INDEXED BY records_newest
+GROUP BY 1, 2, 3, 4, 5
 """
 _UPSERT = """
 INSERT INTO records (record_id, platform, account, kind, status, created_at, thread_id,
@@ -93,6 +129,7 @@ ON CONFLICT (record_id) DO UPDATE SET
 _FTS_DELETE = "DELETE FROM records_fts WHERE rowid = (SELECT id FROM records WHERE record_id = ?)"
 _FTS_INSERT = "INSERT INTO records_fts (rowid, text, author) SELECT id, ?, ? FROM records WHERE record_id = ?"
 _RANK = "bm25(records_fts, 1.0, 0.5)"
+_BY_ID = "INDEXED BY records_by_id"  # a match's filter and order columns without reading its row
 _HIGHLIGHT = (  # long texts are highlighted by indexer.fts5_snippet instead (snippet() is quadratic)
     f"CASE WHEN length(records_fts.text) <= {WHOLE_TEXT_CHARS} THEN highlight(records_fts, 0, ?, ?) END"
 )
@@ -146,7 +183,7 @@ class SqliteIndex:
             if self._writer is not None:
                 self._writer.close()
             self._writer = _connect(target)
-            self._writer.executescript(_SCHEMA)
+            self._writer.executescript(_SCHEMA + ";".join(_TRIGGERS))
             self._writer.execute("PRAGMA journal_mode = WAL")
             self._writer.execute("PRAGMA synchronous = NORMAL")
             self._writer_target = target
@@ -171,6 +208,9 @@ class SqliteIndex:
             if connection is None:
                 connection = _connect(target)
                 connection.execute("PRAGMA query_only = ON")
+                # Searches read indexes and FTS doclists at random: map the file rather than copy pages.
+                connection.execute(f"PRAGMA mmap_size = {READER_MMAP_BYTES}")
+                connection.execute(f"PRAGMA cache_size = -{READER_CACHE_KIB}")
             yield connection
         except sqlite3.Error as exc:
             if connection is not None:
@@ -236,9 +276,8 @@ class SqliteIndex:
                 connection.execute("BEGIN IMMEDIATE")
                 try:
                     connection.executemany(_FTS_DELETE, keys)
-                    before = connection.total_changes
-                    connection.executemany("DELETE FROM records WHERE record_id = ?", keys)
-                    removed = connection.total_changes - before
+                    # rowcount, not total_changes: the latter also counts the triggers' updates.
+                    removed = connection.executemany("DELETE FROM records WHERE record_id = ?", keys).rowcount
                     connection.execute("COMMIT")
                 except BaseException:
                     connection.execute("ROLLBACK")
@@ -254,11 +293,14 @@ class SqliteIndex:
             target = self._new_generation()
             building = target.with_name("building-" + target.name)
             try:
-                connection = _create_schema(building)
+                connection = _create_schema(building, triggers=False)
                 connection.execute("PRAGMA journal_mode = OFF")
                 connection.execute("PRAGMA synchronous = OFF")
                 connection.execute("BEGIN")
                 written = _write(connection, docs)
+                connection.execute(_FILL_FACET_DAYS)
+                for trigger in _TRIGGERS:
+                    connection.execute(trigger)
                 connection.execute("COMMIT")
                 connection.execute("INSERT INTO records_fts (records_fts) VALUES ('optimize')")
                 connection.execute("PRAGMA journal_mode = WAL")
@@ -331,29 +373,33 @@ class SqliteIndex:
         text_query = parse_text(query.text)
         positive, excluded = fts5_match_parts(text_query)
         conditions, params = _filters(query)
-        if positive is not None:
-            source = "records_fts JOIN records AS r ON r.id = records_fts.rowid"
-            conditions.insert(0, "records_fts MATCH ?")
-            params.insert(0, positive)
-        else:
-            source = "records AS r"
-            if excluded is not None:
-                conditions.append("r.id NOT IN (SELECT rowid FROM records_fts WHERE records_fts MATCH ?)")
-                params.append(excluded)
-        where = " AND ".join(conditions) or "1"
         offset = (query.page - 1) * query.per_page
         with self._reader() as connection:
-            facets, timeline = _aggregate(connection, source, where, params)
-            order = f"{_RANK}, r.created_at DESC, r.record_id" if positive else "r.created_at DESC, r.record_id"
-            page_ids = [
-                row[0]
-                for row in connection.execute(
-                    f"SELECT r.id FROM {source} WHERE {where} ORDER BY {order} LIMIT ? OFFSET ?",
-                    (*params, query.per_page, offset),
-                )
-            ]
+            if positive is None and excluded is None:
+                # No text: counted from facet_days, paged off records_newest; no record row is read.
+                facets, timeline = _aggregate_days(connection, query)
+                where = " AND ".join(conditions) or "1"
+                page_sql = (f"SELECT r.id FROM records AS r INDEXED BY records_newest WHERE {where} "
+                            "ORDER BY r.created_at DESC, r.record_id LIMIT ? OFFSET ?")
+            else:
+                if positive is not None:
+                    source = f"records_fts JOIN records AS r {_BY_ID} ON r.id = records_fts.rowid"
+                    conditions.insert(0, "records_fts MATCH ?")
+                    params.insert(0, positive)
+                    order = f"{_RANK}, r.created_at DESC, r.record_id"
+                else:
+                    source = f"records AS r {_BY_ID}"
+                    conditions.append("r.id NOT IN (SELECT rowid FROM records_fts WHERE records_fts MATCH ?)")
+                    params.append(excluded)
+                    order = "r.created_at DESC, r.record_id"
+                where = " AND ".join(conditions)
+                facets, timeline = _aggregate(connection, source, where, params)
+                page_sql = f"SELECT r.id FROM {source} WHERE {where} ORDER BY {order} LIMIT ? OFFSET ?"
+            total = sum(facets["platform"].values())
+            page_ids = []
+            if offset < total:
+                page_ids = [row[0] for row in connection.execute(page_sql, (*params, query.per_page, offset))]
             hits = _hits(connection, page_ids, text_query, positive)
-        total = sum(facets["platform"].values())
         return SearchPage(
             total=total, hits=hits, facets=facets, page=query.page, per_page=query.per_page,
             timeline=timeline,
@@ -369,9 +415,9 @@ def _connect(target: Path) -> sqlite3.Connection:
     return connection
 
 
-def _create_schema(target: Path) -> sqlite3.Connection:
+def _create_schema(target: Path, triggers: bool = True) -> sqlite3.Connection:
     connection = _connect(target)
-    connection.executescript(_SCHEMA)
+    connection.executescript(_SCHEMA + (";".join(_TRIGGERS) if triggers else ""))
     connection.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
     connection.execute("PRAGMA journal_mode = WAL")
     return connection
@@ -447,8 +493,38 @@ def _aggregate(
         f"SELECT {keys}, substr(r.created_at, 1, 7) AS month, count(*) FROM {source} WHERE {where} "
         f"GROUP BY {keys}, month"
     )
+    return _summed(connection.execute(sql, params))
+
+
+def _aggregate_days(
+    connection: sqlite3.Connection, query: SearchQuery
+) -> tuple[dict[str, dict[str, int]], dict[str, int]]:
+    """`_aggregate` for a search without text, from the per-day counts the triggers keep."""
+    conditions: list[str] = ["n > 0"]
+    params: list[Any] = []
+    for name in FACET_FIELDS:
+        value = getattr(query, name)
+        if value is not None:
+            conditions.append(f"{name} = ?")
+            params.append(column_text(value))
+    if query.date_from:  # a day is inside exactly when its created_at is (see `_filters`)
+        conditions.append("day >= ?")
+        params.append(query.date_from)
+    if query.date_to:
+        conditions.append("day < ?")
+        params.append(next_day(query.date_to))
+    keys = ", ".join(FACET_FIELDS)
+    sql = (
+        f"SELECT {keys}, substr(day, 1, 7) AS month, sum(n) FROM facet_days WHERE {' AND '.join(conditions)} "
+        f"GROUP BY {keys}, month"
+    )
+    return _summed(connection.execute(sql, params))
+
+
+def _summed(rows: Iterable[tuple[Any, ...]]) -> tuple[dict[str, dict[str, int]], dict[str, int]]:
+    """Rows of (*FACET_FIELDS, month, count) summed per field, most frequent value first."""
     counts: dict[str, dict[str, int]] = {name: {} for name in (*FACET_FIELDS, "month")}
-    for row in connection.execute(sql, params):
+    for row in rows:
         count = row[-1]
         for name, value in zip((*FACET_FIELDS, "month"), row[:-1], strict=True):
             counts[name][value] = counts[name].get(value, 0) + count

@@ -196,3 +196,41 @@ def test_a_broken_index_is_reported_not_raised_raw(tmp_path: Path) -> None:
         index.ping()
     with pytest.raises(SunshineError, match="cannot be read"):
         index.search(SearchQuery(text="x"))
+
+
+def _counted(index: SqliteIndex, **filters: str) -> tuple[int, dict, dict]:
+    page = index.search(SearchQuery(**filters))
+    return page.total, {name: values for name, values in page.facets.items() if values}, page.timeline
+
+
+def test_counts_without_text_follow_upserts_deletes_and_rebuilds(index: SqliteIndex) -> None:
+    """A search without text is counted from per-day totals the triggers keep; they must always agree
+    with counting the records themselves (an exclusion nothing matches reads every record)."""
+    corpus = build_corpus()
+    index.rebuild(corpus[:60])
+    index.upsert([replace(doc, status="deleted", created_at="2025-02-03T04:05:06Z") for doc in corpus[10:20]])
+    index.upsert([replace(doc, platform="youtube", kind="media") for doc in corpus[50:70]])
+    index.delete([doc.record_id for doc in corpus[0:5]] + [doc.record_id for doc in corpus[55:58]])
+    index.upsert(corpus[20:25])  # unchanged: counted once, not twice
+    for filters in ({}, {"status": "deleted"}, {"platform": "youtube"}, {"kind": "media", "platform": "youtube"},
+                    {"date_from": "2025-02-03", "date_to": "2025-02-03"}, {"date_to": "2024-03-31"},
+                    {"account": corpus[30].account}):
+        assert _counted(index, **filters) == _counted(index, text="-nosuchword", **filters), filters
+    assert index.search(SearchQuery()).total == 60 + 10 - 8
+    with sqlite3.connect(index.path) as connection:  # the same per-day totals as counted from scratch
+        kept = connection.execute("SELECT platform, account, kind, status, day, n FROM facet_days "
+                                  "WHERE n > 0 ORDER BY 1, 2, 3, 4, 5").fetchall()
+        fresh = connection.execute("SELECT platform, account, kind, status, substr(created_at, 1, 10), count(*) "
+                                   "FROM records GROUP BY 1, 2, 3, 4, 5 ORDER BY 1, 2, 3, 4, 5").fetchall()
+    assert kept == fresh
+
+
+def test_deep_pages_without_text_are_newest_first_then_by_record_id(index: SqliteIndex) -> None:
+    docs = [replace(record(n), created_at=f"2024-01-{1 + n % 3:02d}T00:00:00Z") for n in range(30)]
+    index.rebuild(docs)
+    expected = sorted(docs, key=lambda doc: doc.record_id)
+    expected = sorted(expected, key=lambda doc: doc.created_at, reverse=True)
+    seen = [hit.record.record_id for page in range(1, 5)
+            for hit in index.search(SearchQuery(page=page, per_page=8)).hits]
+    assert seen == [doc.record_id for doc in expected]
+    assert index.search(SearchQuery(page=5, per_page=8)).hits == []
