@@ -1,7 +1,8 @@
 """Nothing lost when S3 is away: a local spool in front of the remote store.
 
 Every `put` lands in the spool first (fsynced and re-hashed, like the local store), then goes to the
-remote store with a few bounded retries. If the remote stays away, the capture is kept in the spool
+remote store with a few bounded retries; a `put_many` batch goes to the remote first and is spooled
+(durably, as a whole) only if the remote stays away. If the remote stays away, the capture is kept in the spool
 and the put returns a `SpooledPutResult`, so an archive run can finish with everything safe on disk
 and exit non-zero saying how much is waiting. `drain` (the start of the next run, `sunshine sync`)
 uploads what is waiting; the remote store's "same bytes, nothing to do" rule makes an upload that is
@@ -144,15 +145,49 @@ class SpoolingStore:
                                                                replace=replace)])[0]
 
     def put_many(self, items: Sequence[PutItem]) -> list[PutResult]:
-        """Spool the batch, then hand it to the remote store's `put_many` (same retries as `put`).
+        """Hand the batch to the remote store's `put_many` (same retries as `put`); spool it only if
+        the remote stays away.
 
-        If the remote stays away, every item comes back as a `SpooledPutResult`, including any the
-        remote took before failing: `drain` finds those already there and counts them once.
+        Why not spool first, as `put` does: creating two small files per object cost as much as the
+        upload itself, and buys nothing here. Until `put_many` returns, the caller has recorded none
+        of the batch, so a crash meanwhile loses nothing a later run would not capture again; once the
+        remote has verified a write, that copy is the safe one. If the remote stays away, the whole
+        batch is written to the spool and made durable (one filesystem sync) before this returns
+        `SpooledPutResult`s, including for any the remote took before failing: `drain` finds those
+        already there and counts them once.
         """
+        if not items:
+            return []
+        with self._lock:
+            for item in items:  # a different object waiting under the same key is refused as in `put`
+                waiting = self._entry(item.key)
+                if waiting is not None and waiting.sha256 != sha256_hex(item.data):
+                    raise SunshineError(f"object {item.key} already exists with different content; not overwritten")
+        results = self._forward_batch(items)
+        if results is not None:
+            return results
         entries = [self._admit(item.key, item.data, item.retain_days, False, durable=False) for item in items]
-        if entries:
-            os.sync()  # the whole batch durable in the spool at once
-        return self._forward(entries, lambda: self.remote.put_many(items)) if entries else []
+        os.sync()  # the whole batch durable in the spool at once
+        return [self._spooled(entry) for entry in entries]
+
+    def _forward_batch(self, items: Sequence[PutItem]) -> list[PutResult] | None:
+        """The remote's results for the batch, or None if it stayed away (nothing spooled yet)."""
+        if self._clock() < self._offline_until:
+            return None
+        delay, deadline = self.first_delay, self._clock() + self.retry_seconds
+        while True:
+            try:
+                results = self.remote.put_many(items)
+            except RETRYABLE:
+                if self._clock() + delay > deadline:
+                    self._offline_until = self._clock() + self.cooldown
+                    return None
+                self._sleep(delay)
+                delay *= 2
+                continue
+            with self._lock:  # an older copy of the same object waiting in the spool is now uploaded
+                self._unspool_all([entry for item in items if (entry := self._entry(item.key)) is not None])
+            return results
 
     def _admit(self, key: str, data: bytes, retain_days: int | None, replace: bool, *,
                durable: bool = True) -> _Entry:
