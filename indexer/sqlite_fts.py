@@ -182,7 +182,13 @@ class SqliteIndex:
         if self._writer is None or self._writer_target != target:
             if self._writer is not None:
                 self._writer.close()
-            self._writer = _connect(target)
+            writer = _connect(target)
+            version = writer.execute("PRAGMA user_version").fetchone()[0]
+            if version != SCHEMA_VERSION:  # written in the old layout, its counts would go wrong
+                writer.close()
+                raise SunshineError(f"search index {self.path} was built by another version (schema {version}, "
+                                    f"expected {SCHEMA_VERSION}): run `sunshine reindex`")
+            self._writer = writer
             self._writer.executescript(_SCHEMA + ";".join(_TRIGGERS))
             self._writer.execute("PRAGMA journal_mode = WAL")
             self._writer.execute("PRAGMA synchronous = NORMAL")

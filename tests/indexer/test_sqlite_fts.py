@@ -234,3 +234,22 @@ def test_deep_pages_without_text_are_newest_first_then_by_record_id(index: Sqlit
             for hit in index.search(SearchQuery(page=page, per_page=8)).hits]
     assert seen == [doc.record_id for doc in expected]
     assert index.search(SearchQuery(page=5, per_page=8)).hits == []
+
+
+def test_an_index_of_another_schema_refuses_reads_and_writes_until_reindexed(tmp_path: Path) -> None:
+    docs = build_corpus()[:20]
+    index = SqliteIndex(tmp_path / "search.sqlite")
+    index.upsert(docs)
+    index.close()
+    with sqlite3.connect(tmp_path / "search.sqlite") as old:
+        old.execute("PRAGMA user_version = 1")
+    stale = SqliteIndex(tmp_path / "search.sqlite")
+    with pytest.raises(SunshineError, match="sunshine reindex"):
+        stale.ping()
+    with pytest.raises(SunshineError, match="sunshine reindex"):
+        stale.upsert(docs[:1])
+    assert stale.rebuild(docs) == len(docs)
+    stale.ping()
+    assert stale.upsert(docs[:1]) == 1
+    assert stale.search(SearchQuery()).total == len(docs)
+    stale.close()
