@@ -184,7 +184,10 @@ class SqliteIndex:
                 self._writer.close()
             writer = _connect(target)
             version = writer.execute("PRAGMA user_version").fetchone()[0]
-            if version != SCHEMA_VERSION:  # written in the old layout, its counts would go wrong
+            empty = writer.execute("SELECT count(*) FROM sqlite_master").fetchone()[0] == 0
+            if empty:  # a new, empty database file: this writer lays out the current schema
+                writer.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+            elif version != SCHEMA_VERSION:  # written in the old layout, its counts would go wrong
                 writer.close()
                 raise SunshineError(f"search index {self.path} was built by another version (schema {version}, "
                                     f"expected {SCHEMA_VERSION}): run `sunshine reindex`")
