@@ -35,7 +35,7 @@ import sqlite3
 import threading
 import time
 import uuid
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from itertools import islice
 from pathlib import Path
 from typing import Any
@@ -262,38 +262,34 @@ class SqliteIndex:
 
     def upsert(self, docs: Iterable[RecordDoc]) -> int:
         """Insert or replace records by record_id, all in one transaction; returns how many."""
-        with self._write_lock:
-            try:
-                connection = self._writer_connection()
-                connection.execute("BEGIN IMMEDIATE")
-                try:
-                    written = _write(connection, docs)
-                    connection.execute("COMMIT")
-                except BaseException:
-                    connection.execute("ROLLBACK")
-                    raise
-            except sqlite3.Error as exc:
-                raise SunshineError(f"search index {self.path} cannot be written: {exc}") from exc
-        return written
+        return self._in_write_transaction(lambda connection: _write(connection, docs))
 
     def delete(self, record_ids: Iterable[str]) -> int:
         """Remove records and their text from the index, in one transaction."""
         keys = [(record_id,) for record_id in record_ids]
+
+        def remove(connection: sqlite3.Connection) -> int:
+            connection.executemany(_FTS_DELETE, keys)
+            # rowcount, not total_changes: the latter also counts the triggers' updates.
+            return connection.executemany("DELETE FROM records WHERE record_id = ?", keys).rowcount
+
+        return self._in_write_transaction(remove)
+
+    def _in_write_transaction(self, work: Callable[[sqlite3.Connection], int]) -> int:
+        """Run `work` in one immediate transaction on the single writer connection."""
         with self._write_lock:
             try:
                 connection = self._writer_connection()
                 connection.execute("BEGIN IMMEDIATE")
                 try:
-                    connection.executemany(_FTS_DELETE, keys)
-                    # rowcount, not total_changes: the latter also counts the triggers' updates.
-                    removed = connection.executemany("DELETE FROM records WHERE record_id = ?", keys).rowcount
+                    result = work(connection)
                     connection.execute("COMMIT")
                 except BaseException:
                     connection.execute("ROLLBACK")
                     raise
             except sqlite3.Error as exc:
                 raise SunshineError(f"search index {self.path} cannot be written: {exc}") from exc
-        return removed
+        return result
 
     def rebuild(self, docs: Iterable[RecordDoc]) -> int:
         """Build a new generation from `docs`, then swap the link at `path` onto it atomically."""
