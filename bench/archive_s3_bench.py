@@ -122,19 +122,10 @@ def main() -> int:
     load_before = os.getloadavg()
     with tempfile.TemporaryDirectory(prefix="sunshine-archive-bench-") as workdir:
         work = Path(workdir)
-        instance = None
-        s3 = {key: os.environ[key] for key in ("SUNSHINE_S3_ENDPOINT", "AWS_ACCESS_KEY_ID",
-                                               "AWS_SECRET_ACCESS_KEY") if key in os.environ}
-        if len(s3) < 3:
-            instance = minio_server.launch(work / "minio", work / "minio.log")
-            s3 = instance.env()
-        try:
-            with start_simulator(seed=args.seed, scale=args.scale, port=0, token=SIM_TOKEN) as sim:
-                local = measure("local", work / "local", sim.base_url, None)
-                remote = measure("s3", work / "s3", sim.base_url, s3)
-        finally:
-            if instance is not None:
-                minio_server.terminate(instance)
+        with minio_server.env_or_private(work) as s3, \
+                start_simulator(seed=args.seed, scale=args.scale, port=0, token=SIM_TOKEN) as sim:
+            local = measure("local", work / "local", sim.base_url, None)
+            remote = measure("s3", work / "s3", sim.base_url, s3)
     print_table(args.scale, local, remote, load_before, os.getloadavg())
     return 0 if local.records == remote.records else 1
 

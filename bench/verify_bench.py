@@ -37,17 +37,8 @@ def main() -> int:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="sunshine-verify-bench-") as workdir:
         work = Path(workdir)
-        instance = None
-        env = {key: os.environ[key] for key in ("SUNSHINE_S3_ENDPOINT", "AWS_ACCESS_KEY_ID",
-                                                "AWS_SECRET_ACCESS_KEY") if key in os.environ}
-        if len(env) < 3:
-            instance = minio_server.launch(work / "minio", work / "minio.log")
-            env = instance.env()
-        try:
+        with minio_server.env_or_private(work) as env:
             return run(env, work, args.count, args.size, args.workers)
-        finally:
-            if instance is not None:
-                minio_server.terminate(instance)
 
 
 def run(env: dict[str, str], work: Path, count: int, size: int, workers: int) -> int:

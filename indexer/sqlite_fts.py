@@ -40,6 +40,7 @@ from itertools import islice
 from pathlib import Path
 from typing import Any
 
+from archiver.durable import fsync_path
 from archiver.errors import SunshineError
 from archiver.model import RecordDoc
 from indexer import FACET_FIELDS, HIGHLIGHT_END, HIGHLIGHT_START, SearchHit, SearchPage, SearchQuery
@@ -310,7 +311,7 @@ class SqliteIndex:
                 connection.execute("INSERT INTO records_fts (records_fts) VALUES ('optimize')")
                 connection.execute("PRAGMA journal_mode = WAL")
                 connection.close()
-                _fsync(building)
+                fsync_path(building)
                 os.replace(building, target)
                 link = self.path.with_name(f".{self.path.name}.{uuid.uuid4().hex}.link")
                 os.symlink(target.relative_to(self.path.parent), link)
@@ -318,7 +319,7 @@ class SqliteIndex:
                     # Fold the old WAL into its file for readers still on it; never wait for them.
                     self._writer.execute("PRAGMA wal_checkpoint(PASSIVE)")
                 os.replace(link, self.path)
-                _fsync(self.path.parent)
+                fsync_path(self.path.parent)
             except BaseException:
                 _remove_database(building)
                 raise
@@ -434,12 +435,6 @@ def _remove_database(database: Path) -> None:
             os.unlink(f"{database}{suffix}")
 
 
-def _fsync(path: Path) -> None:
-    descriptor = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(descriptor)
-    finally:
-        os.close(descriptor)
 
 
 def _write(connection: sqlite3.Connection, docs: Iterable[RecordDoc]) -> int:
@@ -468,19 +463,25 @@ def _row(doc: RecordDoc) -> tuple[Any, ...]:
     )
 
 
-def _filters(query: SearchQuery) -> tuple[list[str], list[Any]]:
+def _filters(query: SearchQuery, prefix: str = "r.", date_column: str = "created_at",
+             ) -> tuple[list[str], list[Any]]:
+    """WHERE conditions for the query's facet filters and its inclusive date range.
+
+    Used on records (`r.created_at`) and on the per-day counts (`day`): a day is inside the range
+    exactly when the created_at values it counts are.
+    """
     conditions: list[str] = []
     params: list[Any] = []
     for name in FACET_FIELDS:
         value = getattr(query, name)
         if value is not None:
-            conditions.append(f"r.{name} = ?")
+            conditions.append(f"{prefix}{name} = ?")
             params.append(column_text(value))
     if query.date_from:
-        conditions.append("r.created_at >= ?")
+        conditions.append(f"{prefix}{date_column} >= ?")
         params.append(query.date_from)
     if query.date_to:
-        conditions.append("r.created_at < ?")
+        conditions.append(f"{prefix}{date_column} < ?")
         params.append(next_day(query.date_to))
     return conditions, params
 
@@ -505,19 +506,8 @@ def _aggregate_days(
     connection: sqlite3.Connection, query: SearchQuery
 ) -> tuple[dict[str, dict[str, int]], dict[str, int]]:
     """`_aggregate` for a search without text, from the per-day counts the triggers keep."""
-    conditions: list[str] = ["n > 0"]
-    params: list[Any] = []
-    for name in FACET_FIELDS:
-        value = getattr(query, name)
-        if value is not None:
-            conditions.append(f"{name} = ?")
-            params.append(column_text(value))
-    if query.date_from:  # a day is inside exactly when its created_at is (see `_filters`)
-        conditions.append("day >= ?")
-        params.append(query.date_from)
-    if query.date_to:
-        conditions.append("day < ?")
-        params.append(next_day(query.date_to))
+    conditions, params = _filters(query, prefix="", date_column="day")
+    conditions.insert(0, "n > 0")
     keys = ", ".join(FACET_FIELDS)
     sql = (
         f"SELECT {keys}, substr(day, 1, 7) AS month, sum(n) FROM facet_days WHERE {' AND '.join(conditions)} "

@@ -13,6 +13,7 @@ the shared one.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import secrets
@@ -22,6 +23,7 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -245,3 +247,18 @@ def _log_tail(path: str, lines: int = 20) -> str:
 
 def _tail(text: str, lines: int = 20) -> str:
     return "\n".join(text.strip().splitlines()[-lines:])
+
+
+@contextlib.contextmanager
+def env_or_private(work: Path) -> Iterator[dict[str, str]]:
+    """The MinIO the environment names (SUNSHINE_S3_ENDPOINT and AWS keys), or a private one in
+    `work` for the duration (benchmarks use this, so they run with or without the test command)."""
+    keys = ("SUNSHINE_S3_ENDPOINT", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")
+    if all(key in os.environ for key in keys):
+        yield {key: os.environ[key] for key in keys}
+        return
+    instance = launch(work / "minio", work / "minio.log")
+    try:
+        yield instance.env()
+    finally:
+        terminate(instance)

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import BinaryIO, NamedTuple
 
 from archiver.canonical import sha256_hex
+from archiver.durable import fsync_path
 from archiver.errors import IntegrityError, StoreUnavailableError, SunshineError
 from archiver.store import ObjectStore, PutItem, PutResult, StoredObject
 
@@ -99,7 +100,7 @@ class SpoolingStore:
             raise IntegrityError(f"spool file {data_path}: read back sha256 {stored}, wrote {entry.sha256}")
         _write_file(meta_path, json.dumps(entry.__dict__).encode("utf-8"), sync=durable)
         if durable:
-            _fsync_dir(self.spool_dir)
+            fsync_path(self.spool_dir)
         return entry
 
     def _unspool(self, key: str, *, durable: bool = True) -> None:
@@ -107,13 +108,13 @@ class SpoolingStore:
         meta_path.unlink(missing_ok=True)  # description first: a data file alone is not pending
         data_path.unlink(missing_ok=True)
         if durable:
-            _fsync_dir(self.spool_dir)
+            fsync_path(self.spool_dir)
 
     def _unspool_all(self, entries: list[_Entry]) -> None:
         for entry in entries:
             self._unspool(entry.key, durable=False)
         if entries:
-            _fsync_dir(self.spool_dir)
+            fsync_path(self.spool_dir)
 
     def _spooled_bytes(self, entry: _Entry) -> bytes:
         data_path, _ = self._paths(entry.key)
@@ -315,9 +316,3 @@ def _write_file(path: Path, data: bytes, *, sync: bool) -> None:
     os.replace(tmp, path)
 
 
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
