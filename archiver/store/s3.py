@@ -18,16 +18,18 @@ import base64
 import contextlib
 import hashlib
 import hmac
+import http.client
 import io
 import os
+import ssl
+import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, BinaryIO
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 import boto3
-import urllib3
 from botocore.config import Config as BotoConfig
 from botocore.exceptions import ClientError, HTTPClientError, NoCredentialsError
 from botocore.exceptions import ConnectionError as BotoConnectionError
@@ -35,6 +37,7 @@ from botocore.exceptions import ConnectionError as BotoConnectionError
 from archiver.canonical import sha256_hex
 from archiver.errors import IntegrityError, StoreUnavailableError, SunshineError
 from archiver.store import PutItem, PutResult, StoredObject
+from archiver.store.rehash import hash_stream
 
 if TYPE_CHECKING:
     from archiver.config import StorageConfig
@@ -271,7 +274,7 @@ class S3Store:
         sha256 = head.get("Metadata", {}).get("sha256")
         if not sha256:  # written by something else: hash it ourselves
             with self._open_full(full, head.get("VersionId")) as body:
-                sha256 = _stream_sha256(body)
+                sha256 = hash_stream(body)[0]
         return sha256, head.get("VersionId")
 
     def _upload(self, full: str, data: bytes, sha256: str, retain_days: int | None, *, guard: bool) -> str | None:
@@ -489,33 +492,32 @@ class S3Store:
         return None
 
 
-def _stream_sha256(body: BinaryIO, chunk: int = MiB) -> str:
-    digest = hashlib.sha256()
-    while block := body.read(chunk):
-        digest.update(block)
-    return digest.hexdigest()
-
-
 class _SignedGets:
-    """Plain object GETs, signed here (SigV4) and sent straight through a urllib3 pool.
+    """Plain object GETs, signed here (SigV4) and sent over kept-alive `http.client` connections.
 
     Why: botocore spends about a millisecond of CPU per request on endpoint rules, events and response
-    parsing, as much as hashing a MiB costs; `sunshine verify` makes one GET per object, so on a small
-    machine that overhead halved re-hash throughput. Only the happy path is handled here: any answer
-    but 200 (missing, moved, refused, server trouble) or a failed connection returns None, and the
-    caller repeats the request through boto3, which retries and explains the error the usual way.
+    parsing, as much as hashing a MiB costs, and urllib3's `readinto` reads into a fresh bytes object
+    and copies it; `sunshine verify` makes one GET per object, so on a small machine that overhead
+    halved re-hash throughput. `http.client` reads the body straight from the socket into the caller's
+    buffer. Only the happy path is handled here: any answer but 200 (missing, moved, refused, server
+    trouble) or a failed connection returns None, and the caller repeats the request through boto3,
+    which retries and explains the error the usual way.
     """
 
     def __init__(self, endpoint: str, region: str, credentials: Any, max_connections: int,
                  connect_timeout: float, read_timeout: float) -> None:
-        url = urllib3.util.parse_url(endpoint)
-        self.base_path = (url.path or "").rstrip("/")
-        self.host = url.host if url.port is None else f"{url.host}:{url.port}"
+        url = urlsplit(endpoint)
+        self.base_path = url.path.rstrip("/")
+        self.host = url.netloc
+        self.https = url.scheme == "https"
+        self.address = (url.hostname or "", url.port or (443 if self.https else 80))
         self.region = region
         self.credentials = credentials
-        self.pool = urllib3.connection_from_url(
-            endpoint, maxsize=max_connections, block=False, retries=False,
-            timeout=urllib3.Timeout(connect=connect_timeout, read=read_timeout))
+        self.max_idle = max_connections
+        self.connect_timeout, self.read_timeout = connect_timeout, read_timeout
+        self._idle: list[http.client.HTTPConnection] = []
+        self._lock = threading.Lock()
+        self.connections_opened = 0  # how many were ever made: the rest of the GETs reused one
 
     @classmethod
     def for_client(cls, client: Any) -> _SignedGets | None:
@@ -530,17 +532,47 @@ class _SignedGets:
     def open(self, bucket: str, full_key: str, version_id: str | None) -> BinaryIO | None:
         path = f"{self.base_path}/{quote(bucket, safe='')}/{quote(full_key, safe='/-_.~')}"
         query = f"versionId={quote(version_id, safe='-_.~')}" if version_id else ""
-        try:
-            response = self.pool.urlopen("GET", f"{path}?{query}" if query else path,
-                                         headers=self._sign(path, query), preload_content=False,
-                                         decode_content=False, redirect=False)
-        except urllib3.exceptions.HTTPError:
-            return None
-        length = response.headers.get("Content-Length")
+        target = f"{path}?{query}" if query else path
+        while True:
+            connection, reused = self._take()
+            try:
+                connection.request("GET", target, headers=self._sign(path, query))
+                if connection.sock is not None:  # connected within connect_timeout; now reading
+                    connection.sock.settimeout(self.read_timeout)
+                response = connection.getresponse()
+                break
+            except (OSError, http.client.HTTPException):
+                connection.close()
+                if not reused:  # a kept-alive connection the server closed meanwhile: try a fresh one
+                    return None
+        length = response.getheader("Content-Length")
         if response.status != 200 or length is None:
-            response.drain_conn() if response.status < 500 else response.close()
+            connection.close()
             return None
-        return _Body(response, int(length))
+        return _Body(response, int(length), lambda: self._give_back(connection, response))
+
+    def _take(self) -> tuple[http.client.HTTPConnection, bool]:
+        with self._lock:
+            if self._idle:
+                return self._idle.pop(), True
+            self.connections_opened += 1
+        if self.https:
+            connection: http.client.HTTPConnection = http.client.HTTPSConnection(
+                *self.address, timeout=self.connect_timeout, context=ssl.create_default_context())
+        else:
+            connection = http.client.HTTPConnection(*self.address, timeout=self.connect_timeout)
+        return connection, False
+
+    def _give_back(self, connection: http.client.HTTPConnection, response: http.client.HTTPResponse) -> None:
+        """Keep a connection whose response was read to the end, unless the server is closing it."""
+        if response.will_close or not response.isclosed():
+            connection.close()
+            return
+        with self._lock:
+            if len(self._idle) < self.max_idle:
+                self._idle.append(connection)
+                return
+        connection.close()
 
     def _sign(self, path: str, query: str) -> dict[str, str]:
         frozen = self.credentials.get_frozen_credentials()
@@ -559,7 +591,7 @@ class _SignedGets:
         signature = hmac.new(key, to_sign.encode("utf-8"), hashlib.sha256).hexdigest()
         headers["Authorization"] = (f"AWS4-HMAC-SHA256 Credential={frozen.access_key}/{scope}, "
                                     f"SignedHeaders={names}, Signature={signature}")
-        del headers["host"]  # urllib3 sends it
+        del headers["host"]  # http.client sends it
         return headers
 
 
@@ -567,14 +599,15 @@ _EMPTY_SHA256 = hashlib.sha256(b"").hexdigest()
 
 
 class _Body(io.RawIOBase):
-    """An object's body: `readinto` straight from the connection, every byte of Content-Length or an
-    error (a cut connection must not look like a shorter, "damaged" object), and the connection back
-    to the pool once it was read to the end."""
+    """An object's body: `readinto` straight from the socket, every byte of Content-Length or an error
+    (a cut connection must not look like a shorter, "damaged" object), and the connection back to the
+    pool once it was read to the end."""
 
-    def __init__(self, response: urllib3.BaseHTTPResponse, length: int) -> None:
+    def __init__(self, response: http.client.HTTPResponse, length: int, give_back: Callable[[], None]) -> None:
         super().__init__()
         self._response = response
         self._remaining = length
+        self._give_back = give_back
 
     def readable(self) -> bool:
         return True
@@ -584,8 +617,8 @@ class _Body(io.RawIOBase):
             return 0
         try:
             count = self._response.readinto(buffer)
-        except urllib3.exceptions.HTTPError as exc:
-            raise StoreUnavailableError(f"S3 connection lost while reading an object: {exc}") from None
+        except (OSError, http.client.HTTPException) as exc:
+            raise StoreUnavailableError(f"S3 connection lost while reading an object: {exc!r}") from None
         if count == 0 and len(memoryview(buffer)) > 0:
             raise StoreUnavailableError(f"S3 connection closed with {self._remaining} bytes of the object unread")
         self._remaining -= count
@@ -594,7 +627,7 @@ class _Body(io.RawIOBase):
     def close(self) -> None:
         if not self.closed:
             if self._remaining <= 0:
-                self._response.release_conn()
+                self._give_back()
             else:  # unread bytes on the wire: this connection cannot serve another request
                 self._response.close()
         super().close()

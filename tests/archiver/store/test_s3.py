@@ -7,10 +7,14 @@ also calling the raw client past our own pre-checks.
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
+import socket
+import threading
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 from botocore.exceptions import ClientError
@@ -227,9 +231,70 @@ def test_open_streams_through_signed_gets_and_reuses_connections(unlocked):
     for _ in range(20):
         with unlocked.open(key) as stream:
             assert stream.read() == b"second"
-    assert unlocked._reader.pool.num_connections <= 2  # the rest were reused
+    assert unlocked._reader.connections_opened <= 2  # the rest were reused
     with pytest.raises(KeyError):
         unlocked.open("not/there")
+
+
+def test_open_retries_a_kept_alive_connection_the_server_dropped(unlocked):
+    unlocked.put("stale", b"still here")
+    with unlocked.open("stale") as stream:
+        assert stream.read() == b"still here"
+    [idle] = unlocked._reader._idle
+    idle.sock.close()  # as if the server timed the idle connection out
+    with unlocked.open("stale") as stream:
+        assert type(stream).__name__ == "_Body"
+        assert stream.read() == b"still here"
+    assert unlocked._reader.connections_opened == 2
+
+
+def test_a_connection_cut_mid_object_is_an_outage_not_a_shorter_object(minio_env, locked_bucket):
+    """Read through a proxy that drops the connection after 64 KiB: verify must not hash what
+    arrived and call the object damaged, it must say the store went away."""
+    upstream = s3_store(minio_env, locked_bucket, prefix="cut")
+    upstream.put("big", b"x" * 1_000_000)
+    with _cutting_proxy(minio_env["SUNSHINE_S3_ENDPOINT"], after=64 * 1024) as endpoint:
+        store = s3_store(dict(minio_env, SUNSHINE_S3_ENDPOINT=endpoint), locked_bucket, prefix="cut")
+        with store.open("big") as stream:
+            assert type(stream).__name__ == "_Body"
+            with pytest.raises(StoreUnavailableError, match="S3 connection"):
+                stream.read()
+
+
+@contextlib.contextmanager
+def _cutting_proxy(endpoint: str, after: int):
+    """A TCP proxy to `endpoint` that closes each connection once `after` response bytes went through."""
+    target = urlsplit(endpoint)
+    listener = socket.create_server(("127.0.0.1", 0))
+    stop = threading.Event()
+
+    def pipe(source: socket.socket, sink: socket.socket, limit: int | None) -> None:
+        sent = 0
+        with contextlib.suppress(OSError):
+            while (limit is None or sent < limit) and (block := source.recv(65536)):
+                block = block if limit is None else block[:limit - sent]
+                sink.sendall(block)
+                sent += len(block)
+        for end in (source, sink):
+            with contextlib.suppress(OSError):
+                end.shutdown(socket.SHUT_RDWR)
+
+    def serve() -> None:
+        while not stop.is_set():
+            try:
+                client, _ = listener.accept()
+            except OSError:
+                return
+            server = socket.create_connection((target.hostname, target.port))
+            threading.Thread(target=pipe, args=(client, server, None), daemon=True).start()
+            threading.Thread(target=pipe, args=(server, client, after), daemon=True).start()
+
+    threading.Thread(target=serve, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{listener.getsockname()[1]}"
+    finally:
+        stop.set()
+        listener.close()
 
 
 def test_open_with_wrong_credentials_is_a_clear_error(minio_env, locked_bucket):
