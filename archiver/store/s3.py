@@ -17,17 +17,11 @@ from __future__ import annotations
 import base64
 import contextlib
 import hashlib
-import hmac
-import http.client
-import io
 import os
-import ssl
-import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, BinaryIO
-from urllib.parse import quote, urlsplit
 
 import boto3
 from botocore.config import Config as BotoConfig
@@ -38,6 +32,7 @@ from archiver.canonical import sha256_hex
 from archiver.errors import IntegrityError, StoreUnavailableError, SunshineError
 from archiver.store import PutItem, PutResult, StoredObject
 from archiver.store.rehash import hash_stream
+from archiver.store.s3_direct import DirectS3
 
 if TYPE_CHECKING:
     from archiver.config import StorageConfig
@@ -53,6 +48,19 @@ _UNAVAILABLE = {"ServiceUnavailable", "SlowDown", "InternalError", "RequestTimeo
                 "XMinioServerNotInitialized"}
 _AWAY = (BotoConnectionError, HTTPClientError)  # refused, reset, timed out: the server is away
 _CREDENTIALS = {"InvalidAccessKeyId", "SignatureDoesNotMatch", "ExpiredToken", "InvalidToken"}
+
+
+def _put_headers(common: Mapping[str, Any], guard_args: Mapping[str, str], checksum: str) -> dict[str, str]:
+    """The headers boto3 would send for `put_object(**common, **guard_args, ChecksumSHA256=checksum)`."""
+    headers = {"x-amz-checksum-sha256": checksum, "x-amz-sdk-checksum-algorithm": common["ChecksumAlgorithm"]}
+    headers.update({f"x-amz-meta-{name}": value for name, value in common["Metadata"].items()})
+    if "ObjectLockMode" in common:
+        headers["x-amz-object-lock-mode"] = common["ObjectLockMode"]
+        until = common["ObjectLockRetainUntilDate"].astimezone(UTC)
+        headers["x-amz-object-lock-retain-until-date"] = until.strftime("%Y-%m-%dT%H:%M:%SZ")
+    if "IfNoneMatch" in guard_args:
+        headers["if-none-match"] = guard_args["IfNoneMatch"]
+    return headers
 
 
 def _b64(digest: bytes) -> str:
@@ -101,7 +109,7 @@ class S3Store:
         self.part_size = part_size
         self.clock = clock
         self.endpoint = client.meta.endpoint_url
-        self._reader = _SignedGets.for_client(client)
+        self._direct = DirectS3.for_client(client)
 
     @classmethod
     def from_config(cls, config: StorageConfig, *, environ: Mapping[str, str] | None = None,
@@ -284,7 +292,12 @@ class S3Store:
         if len(data) > self.multipart_threshold:
             return self._upload_multipart(full, data, common, guard_args)
         checksum = _b64(bytes.fromhex(sha256))
-        try:
+        if self._direct is not None:
+            headers = self._direct.put(self.bucket, full, data, sha256, _put_headers(common, guard_args, checksum))
+            if headers is not None:
+                self._confirm(full, {"ChecksumSHA256": headers.get("x-amz-checksum-sha256")}, checksum)
+                return headers.get("x-amz-version-id")
+        try:  # anything unusual, or no direct path: boto3 again, which explains the error
             response = self._call("put_object", Body=data, ChecksumSHA256=checksum, **common, **guard_args)
         except ClientError as exc:
             raise self._checksum_error(exc, full) from None
@@ -369,8 +382,8 @@ class S3Store:
 
     def open(self, key: str, *, version_id: str | None = None) -> BinaryIO:
         """A stream of the object's bytes (verify reads every object through this, so it is lean)."""
-        if self._reader is not None:
-            stream = self._reader.open(self.bucket, self._full(key), version_id)
+        if self._direct is not None:
+            stream = self._direct.open(self.bucket, self._full(key), version_id)
             if stream is not None:
                 return stream
         return self._get(key, version_id)["Body"]  # anything unusual: boto3 says what it is
@@ -490,144 +503,3 @@ class S3Store:
             return (f"object {key} version {version_id} is under {mode} retention until "
                     f"{until.astimezone(UTC).isoformat()}; not deleted")
         return None
-
-
-class _SignedGets:
-    """Plain object GETs, signed here (SigV4) and sent over kept-alive `http.client` connections.
-
-    Why: botocore spends about a millisecond of CPU per request on endpoint rules, events and response
-    parsing, as much as hashing a MiB costs, and urllib3's `readinto` reads into a fresh bytes object
-    and copies it; `sunshine verify` makes one GET per object, so on a small machine that overhead
-    halved re-hash throughput. `http.client` reads the body straight from the socket into the caller's
-    buffer. Only the happy path is handled here: any answer but 200 (missing, moved, refused, server
-    trouble) or a failed connection returns None, and the caller repeats the request through boto3,
-    which retries and explains the error the usual way.
-    """
-
-    def __init__(self, endpoint: str, region: str, credentials: Any, max_connections: int,
-                 connect_timeout: float, read_timeout: float) -> None:
-        url = urlsplit(endpoint)
-        self.base_path = url.path.rstrip("/")
-        self.host = url.netloc
-        self.https = url.scheme == "https"
-        self.address = (url.hostname or "", url.port or (443 if self.https else 80))
-        self.region = region
-        self.credentials = credentials
-        self.max_idle = max_connections
-        self.connect_timeout, self.read_timeout = connect_timeout, read_timeout
-        self._idle: list[http.client.HTTPConnection] = []
-        self._lock = threading.Lock()
-        self.connections_opened = 0  # how many were ever made: the rest of the GETs reused one
-
-    @classmethod
-    def for_client(cls, client: Any) -> _SignedGets | None:
-        """Readers for the client's endpoint, or None where only boto3 knows the URL (virtual hosts)."""
-        config, meta = client.meta.config, client.meta
-        credentials = getattr(getattr(client, "_request_signer", None), "_credentials", None)
-        if (config.s3 or {}).get("addressing_style") != "path" or credentials is None or not meta.endpoint_url:
-            return None
-        return cls(meta.endpoint_url, meta.region_name or "us-east-1", credentials,
-                   config.max_pool_connections or 10, config.connect_timeout or 60, config.read_timeout or 60)
-
-    def open(self, bucket: str, full_key: str, version_id: str | None) -> BinaryIO | None:
-        path = f"{self.base_path}/{quote(bucket, safe='')}/{quote(full_key, safe='/-_.~')}"
-        query = f"versionId={quote(version_id, safe='-_.~')}" if version_id else ""
-        target = f"{path}?{query}" if query else path
-        while True:
-            connection, reused = self._take()
-            try:
-                connection.request("GET", target, headers=self._sign(path, query))
-                if connection.sock is not None:  # connected within connect_timeout; now reading
-                    connection.sock.settimeout(self.read_timeout)
-                response = connection.getresponse()
-                break
-            except (OSError, http.client.HTTPException):
-                connection.close()
-                if not reused:  # a kept-alive connection the server closed meanwhile: try a fresh one
-                    return None
-        length = response.getheader("Content-Length")
-        if response.status != 200 or length is None:
-            connection.close()
-            return None
-        return _Body(response, int(length), lambda: self._give_back(connection, response))
-
-    def _take(self) -> tuple[http.client.HTTPConnection, bool]:
-        with self._lock:
-            if self._idle:
-                return self._idle.pop(), True
-            self.connections_opened += 1
-        if self.https:
-            connection: http.client.HTTPConnection = http.client.HTTPSConnection(
-                *self.address, timeout=self.connect_timeout, context=ssl.create_default_context())
-        else:
-            connection = http.client.HTTPConnection(*self.address, timeout=self.connect_timeout)
-        return connection, False
-
-    def _give_back(self, connection: http.client.HTTPConnection, response: http.client.HTTPResponse) -> None:
-        """Keep a connection whose response was read to the end, unless the server is closing it."""
-        if response.will_close or not response.isclosed():
-            connection.close()
-            return
-        with self._lock:
-            if len(self._idle) < self.max_idle:
-                self._idle.append(connection)
-                return
-        connection.close()
-
-    def _sign(self, path: str, query: str) -> dict[str, str]:
-        frozen = self.credentials.get_frozen_credentials()
-        amz_date = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-        headers = {"host": self.host, "x-amz-content-sha256": _EMPTY_SHA256, "x-amz-date": amz_date}
-        if frozen.token:
-            headers["x-amz-security-token"] = frozen.token
-        names = ";".join(sorted(headers))
-        canonical = "\n".join(["GET", path, query, *(f"{name}:{headers[name]}" for name in sorted(headers)), "",
-                               names, _EMPTY_SHA256])
-        scope = f"{amz_date[:8]}/{self.region}/s3/aws4_request"
-        to_sign = f"AWS4-HMAC-SHA256\n{amz_date}\n{scope}\n{hashlib.sha256(canonical.encode()).hexdigest()}"
-        key = ("AWS4" + frozen.secret_key).encode("utf-8")
-        for part in (amz_date[:8], self.region, "s3", "aws4_request"):
-            key = hmac.new(key, part.encode("utf-8"), hashlib.sha256).digest()
-        signature = hmac.new(key, to_sign.encode("utf-8"), hashlib.sha256).hexdigest()
-        headers["Authorization"] = (f"AWS4-HMAC-SHA256 Credential={frozen.access_key}/{scope}, "
-                                    f"SignedHeaders={names}, Signature={signature}")
-        del headers["host"]  # http.client sends it
-        return headers
-
-
-_EMPTY_SHA256 = hashlib.sha256(b"").hexdigest()
-
-
-class _Body(io.RawIOBase):
-    """An object's body: `readinto` straight from the socket, every byte of Content-Length or an error
-    (a cut connection must not look like a shorter, "damaged" object), and the connection back to the
-    pool once it was read to the end."""
-
-    def __init__(self, response: http.client.HTTPResponse, length: int, give_back: Callable[[], None]) -> None:
-        super().__init__()
-        self._response = response
-        self._remaining = length
-        self._give_back = give_back
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer: Any) -> int:
-        if self._remaining <= 0:
-            return 0
-        try:
-            count = self._response.readinto(buffer)
-        except (OSError, http.client.HTTPException) as exc:
-            raise StoreUnavailableError(f"S3 connection lost while reading an object: {exc!r}") from None
-        if count == 0 and len(memoryview(buffer)) > 0:
-            raise StoreUnavailableError(f"S3 connection closed with {self._remaining} bytes of the object unread")
-        self._remaining -= count
-        return count
-
-    def close(self) -> None:
-        if not self.closed:
-            if self._remaining <= 0:
-                self._give_back()
-            else:  # unread bytes on the wire: this connection cannot serve another request
-                self._response.close()
-        super().close()

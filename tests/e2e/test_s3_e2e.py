@@ -22,7 +22,7 @@ import time
 import tomllib
 from collections import defaultdict
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -40,6 +40,7 @@ from archiver.store.s3 import S3Store
 from archiver.store.spool import SpooledPutResult, SpoolingStore
 from infra import minio_server
 from infra.simulator import start_simulator
+from tests.archiver.store.tcp_proxy import s3_proxy
 from tests.e2e.conftest import REPO, SIM_TOKEN, TOKEN_ENV, catalog_query, sunshine
 
 pytestmark = pytest.mark.timeout(300)
@@ -338,23 +339,18 @@ def test_legal_hold_and_retention_on_s3(s3_demo: S3Demo, tmp_path: Path) -> None
 
 def test_a_body_corrupted_in_flight_is_refused_and_kept_in_the_spool(s3_demo: S3Demo, tmp_path: Path) -> None:
     """MinIO rejects bytes that do not match our SHA-256; the spool keeps the good bytes for later."""
-    corrupt = _store(s3_demo.config, s3_demo.env)
-
-    def flip_first_byte(request, **_):
-        body = bytearray(request.data if isinstance(request.data, bytes) else request.data.read())
-        body[0] ^= 0xFF
-        request.data = bytes(body)
-
-    corrupt.client.meta.events.register("before-sign.s3.PutObject", flip_first_byte)
-    key = f"e2e-corrupt/{secrets.token_hex(4)}"
-    with pytest.raises(IntegrityError, match="nothing was stored"):
-        corrupt.put(key, b"the captured bytes")
+    storage = load_config(s3_demo.config).storage
     clean = _store(s3_demo.config, s3_demo.env)
-    assert not clean.exists(key) and clean.versions(key) == []
+    key = f"e2e-corrupt/{secrets.token_hex(4)}"
+    with s3_proxy(storage.endpoint_url, flip_put_body=True) as damaging_link:
+        corrupt = S3Store.from_config(replace(storage, endpoint_url=damaging_link), environ=_credentials(s3_demo.env))
+        with pytest.raises(IntegrityError, match="nothing was stored"):
+            corrupt.put(key, b"the captured bytes")
+        assert not clean.exists(key) and clean.versions(key) == []
 
-    spool = SpoolingStore(corrupt, tmp_path / "spool", retry_seconds=0.2, first_delay=0.05)
-    assert isinstance(spool.put(key, b"the captured bytes"), SpooledPutResult)
-    assert not clean.exists(key) and spool.pending() == [key]
+        spool = SpoolingStore(corrupt, tmp_path / "spool", retry_seconds=0.2, first_delay=0.05)
+        assert isinstance(spool.put(key, b"the captured bytes"), SpooledPutResult)
+        assert not clean.exists(key) and spool.pending() == [key]
     uploaded, pending = SpoolingStore(clean, tmp_path / "spool").drain()
     assert pending == [] and [result.key for result in uploaded] == [key]
     assert clean.get(key) == b"the captured bytes" and len(clean.versions(key)) == 1

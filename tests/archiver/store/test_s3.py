@@ -7,14 +7,10 @@ also calling the raw client past our own pre-checks.
 from __future__ import annotations
 
 import base64
-import contextlib
 import hashlib
-import socket
-import threading
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import pytest
 from botocore.exceptions import ClientError
@@ -24,6 +20,7 @@ from archiver.errors import IntegrityError, SunshineError
 from archiver.store.s3 import S3Store, StoreUnavailableError
 from infra.service_state import free_port
 from tests.archiver.store.conftest import new_bucket_name, s3_store
+from tests.archiver.store.tcp_proxy import s3_proxy
 
 
 @pytest.fixture
@@ -62,11 +59,13 @@ def _corrupt_body_before_signing(store: S3Store, operation: str) -> None:
 
 
 def test_corrupted_put_is_an_integrity_error_and_nothing_is_stored(minio_env, locked_bucket):
-    store = s3_store(minio_env, locked_bucket, prefix="corrupt-put")
-    _corrupt_body_before_signing(store, "PutObject")
-    with pytest.raises(IntegrityError, match="nothing was stored"):
-        store.put("blob", b"the real bytes")
-    assert not store.exists("blob")
+    """The body is damaged on the wire after we signed and checksummed it: our own signed PUT is
+    refused, so is boto3's repeat of it, and the error says nothing was stored."""
+    with s3_proxy(minio_env["SUNSHINE_S3_ENDPOINT"], flip_put_body=True) as endpoint:
+        store = s3_store(dict(minio_env, SUNSHINE_S3_ENDPOINT=endpoint), locked_bucket, prefix="corrupt-put")
+        with pytest.raises(IntegrityError, match="nothing was stored"):
+            store.put("blob", b"the real bytes")
+    assert not s3_store(minio_env, locked_bucket, prefix="corrupt-put").exists("blob")
 
 
 def test_corrupted_part_aborts_the_multipart_upload(minio_env, locked_bucket):
@@ -80,13 +79,32 @@ def test_corrupted_part_aborts_the_multipart_upload(minio_env, locked_bucket):
 
 
 def test_a_server_reporting_another_checksum_is_an_integrity_error(minio_env, locked_bucket):
-    store = s3_store(minio_env, locked_bucket, prefix="lying-server")
+    swap = (_b64sha(b"payload").encode(), _b64sha(b"something else").encode())
+    with s3_proxy(minio_env["SUNSHINE_S3_ENDPOINT"], response_replace=swap) as endpoint:
+        store = s3_store(dict(minio_env, SUNSHINE_S3_ENDPOINT=endpoint), locked_bucket, prefix="lying-server")
+        with pytest.raises(IntegrityError, match="S3 stored checksum"):
+            store.put("blob", b"payload")
+
+
+def test_a_server_reporting_another_checksum_through_boto3_is_an_integrity_error(minio_env, locked_bucket):
+    """The same check on the boto3 path (multipart uploads, and every request the direct path hands back)."""
+    store = s3_store(minio_env, locked_bucket, prefix="lying-server-boto3")
+    store._direct = None
 
     def lie(parsed, **_):
         parsed["ChecksumSHA256"] = _b64sha(b"something else")
     store.client.meta.events.register("after-call.s3.PutObject", lie)
     with pytest.raises(IntegrityError, match="S3 stored checksum"):
         store.put("blob", b"payload")
+
+
+def test_puts_go_through_the_direct_path_and_reuse_connections(unlocked):
+    through_boto3 = []
+    unlocked.client.meta.events.register("before-call.s3.PutObject", lambda **_: through_boto3.append(1))
+    for number in range(20):
+        unlocked.put(f"direct/{number}", f"object {number}".encode())
+    assert through_boto3 == [] and unlocked._direct.connections_opened <= 2
+    assert [unlocked.get(f"direct/{number}") for number in range(20)] == [f"object {n}".encode() for n in range(20)]
 
 
 def test_every_object_gets_compliance_retention(locked):
@@ -231,7 +249,7 @@ def test_open_streams_through_signed_gets_and_reuses_connections(unlocked):
     for _ in range(20):
         with unlocked.open(key) as stream:
             assert stream.read() == b"second"
-    assert unlocked._reader.connections_opened <= 2  # the rest were reused
+    assert unlocked._direct.connections_opened <= 2  # the rest were reused
     with pytest.raises(KeyError):
         unlocked.open("not/there")
 
@@ -240,12 +258,12 @@ def test_open_retries_a_kept_alive_connection_the_server_dropped(unlocked):
     unlocked.put("stale", b"still here")
     with unlocked.open("stale") as stream:
         assert stream.read() == b"still here"
-    [idle] = unlocked._reader._idle
+    [idle] = unlocked._direct._idle
     idle.sock.close()  # as if the server timed the idle connection out
     with unlocked.open("stale") as stream:
         assert type(stream).__name__ == "_Body"
         assert stream.read() == b"still here"
-    assert unlocked._reader.connections_opened == 2
+    assert unlocked._direct.connections_opened == 2
 
 
 def test_a_connection_cut_mid_object_is_an_outage_not_a_shorter_object(minio_env, locked_bucket):
@@ -253,48 +271,13 @@ def test_a_connection_cut_mid_object_is_an_outage_not_a_shorter_object(minio_env
     arrived and call the object damaged, it must say the store went away."""
     upstream = s3_store(minio_env, locked_bucket, prefix="cut")
     upstream.put("big", b"x" * 1_000_000)
-    with _cutting_proxy(minio_env["SUNSHINE_S3_ENDPOINT"], after=64 * 1024) as endpoint:
+    with s3_proxy(minio_env["SUNSHINE_S3_ENDPOINT"], cut_response_after=64 * 1024) as endpoint:
         store = s3_store(dict(minio_env, SUNSHINE_S3_ENDPOINT=endpoint), locked_bucket, prefix="cut")
         with store.open("big") as stream:
             assert type(stream).__name__ == "_Body"
             with pytest.raises(StoreUnavailableError, match="S3 connection"):
                 stream.read()
 
-
-@contextlib.contextmanager
-def _cutting_proxy(endpoint: str, after: int):
-    """A TCP proxy to `endpoint` that closes each connection once `after` response bytes went through."""
-    target = urlsplit(endpoint)
-    listener = socket.create_server(("127.0.0.1", 0))
-    stop = threading.Event()
-
-    def pipe(source: socket.socket, sink: socket.socket, limit: int | None) -> None:
-        sent = 0
-        with contextlib.suppress(OSError):
-            while (limit is None or sent < limit) and (block := source.recv(65536)):
-                block = block if limit is None else block[:limit - sent]
-                sink.sendall(block)
-                sent += len(block)
-        for end in (source, sink):
-            with contextlib.suppress(OSError):
-                end.shutdown(socket.SHUT_RDWR)
-
-    def serve() -> None:
-        while not stop.is_set():
-            try:
-                client, _ = listener.accept()
-            except OSError:
-                return
-            server = socket.create_connection((target.hostname, target.port))
-            threading.Thread(target=pipe, args=(client, server, None), daemon=True).start()
-            threading.Thread(target=pipe, args=(server, client, after), daemon=True).start()
-
-    threading.Thread(target=serve, daemon=True).start()
-    try:
-        yield f"http://127.0.0.1:{listener.getsockname()[1]}"
-    finally:
-        stop.set()
-        listener.close()
 
 
 def test_open_with_wrong_credentials_is_a_clear_error(minio_env, locked_bucket):
