@@ -101,7 +101,7 @@ def _print_run(result) -> None:
 @main.command()
 @config_option
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
-@click.option("--workers", default=8, show_default=True, help="Parallel reads.")
+@click.option("--workers", default=16, show_default=True, help="Objects read and re-hashed at once.")
 def verify(config_path: str | None, as_json: bool, workers: int) -> None:
     """Re-hash every stored object against the catalog and check the ledger.
 

@@ -39,7 +39,7 @@ class VerifyReport:
                 "spooled": self.spooled, "problems": self.problems}
 
 
-def verify_archive(config: Config, store: ObjectStore, *, workers: int = 8,
+def verify_archive(config: Config, store: ObjectStore, *, workers: int = 16,
                    progress: Callable[[int], None] | None = None) -> VerifyReport:
     report = VerifyReport()
     catalog = Catalog(config.catalog_path)
