@@ -19,6 +19,7 @@ import hashlib
 import hmac
 import http.client
 import io
+import os
 import ssl
 import threading
 from collections.abc import Callable, Mapping
@@ -120,7 +121,8 @@ class DirectS3:
             self.connections_opened += 1
         if self.https:
             connection: http.client.HTTPConnection = http.client.HTTPSConnection(
-                *self.address, timeout=self.connect_timeout, context=ssl.create_default_context())
+                *self.address, timeout=self.connect_timeout,
+                context=ssl.create_default_context(cafile=os.environ.get("AWS_CA_BUNDLE")))  # as botocore
         else:
             connection = http.client.HTTPConnection(*self.address, timeout=self.connect_timeout)
         return connection, False
