@@ -265,11 +265,18 @@ class ArchiveSession:
             version["ledger_index"] = ledger_start + offset
             version["warc_ref"] = dict(version["warc_ref"], key=key)
             version["store_version_id"] = blobs[version["content_sha256"]].version_id
-        warc_result = self._put(key, batch.getvalue())
+        keep = self._longest_retention(pending)
+        warc_result = self._put(key, batch.getvalue(), retain_days=keep)
         lines = [manifest_lines(pending.records[v["record_id"]], _public_version(v)) for v in pending.versions]
         lines += [media_line(url, sha, mime) for url, (sha, mime) in sorted(pending.media.items())]
-        manifest_result = self._put(manifest_key(self.run_id, source, seq), b"".join(lines))
+        manifest_result = self._put(manifest_key(self.run_id, source, seq), b"".join(lines), retain_days=keep)
         return warc_result, manifest_result
+
+    def _longest_retention(self, pending: _Pending) -> int | None:
+        """Days to lock a batch's WARC and manifest: they are evidence for every record in the batch,
+        so the longest retention among those records' series (None: the store's default)."""
+        days = [d for v in pending.versions if (d := self.retain_days(v["platform"], v["kind"])) is not None]
+        return max(days, default=None)
 
     def _commit(self, conn, pending: _Pending, source: str, blobs: dict[str, PutResult],
                 others: list[PutResult]) -> None:

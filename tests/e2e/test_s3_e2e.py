@@ -36,6 +36,7 @@ from archiver.disposition import run_retention
 from archiver.errors import IntegrityError, SunshineError
 from archiver.holds import objects_of
 from archiver.model import make_record_id
+from archiver.store.keys import blob_key
 from archiver.store.s3 import S3Store
 from archiver.store.spool import SpooledPutResult, SpoolingStore
 from infra import minio_server
@@ -71,10 +72,10 @@ path = "search.sqlite"
 """
 
 
-def _archive_config(data_dir: Path, sim_base_url: str, bucket: str, endpoint: str) -> Path:
-    """A `sunshine.toml` archiving the simulator into an Object Lock bucket."""
+def _archive_config(data_dir: Path, sim_base_url: str, bucket: str, endpoint: str, rules: str = "") -> Path:
+    """A `sunshine.toml` archiving the simulator into an Object Lock bucket (`rules`: more [storage] lines)."""
     config = data_dir / "sunshine.toml"
-    storage = tomllib.loads(_storage_toml(bucket, endpoint))
+    storage = tomllib.loads(_storage_toml(bucket, endpoint).replace("\n\n[search]", f"\n{rules}\n\n[search]", 1))
     return write_simulator_config(config, sim_base_url, token_env=TOKEN_ENV,
                                   tables={"ledger": {"name": "springfield.example/e2e-s3"}, **storage})
 
@@ -354,6 +355,47 @@ def test_a_body_corrupted_in_flight_is_refused_and_kept_in_the_spool(s3_demo: S3
     uploaded, pending = SpoolingStore(clean, tmp_path / "spool").drain()
     assert pending == [] and [result.key for result in uploaded] == [key]
     assert clean.get(key) == b"the captured bytes" and len(clean.versions(key)) == 1
+
+
+def test_each_object_is_locked_for_its_record_series_and_a_warc_for_its_longest(minio_env: dict[str, str],
+                                                                                   tmp_path: Path) -> None:
+    """Per-series retention (DESIGN §3): a content blob is locked for its own record's series; a WARC
+    and its manifest are evidence for every record in their batch, so for the longest of those."""
+    rules = 'retention = [{platform = "facebook", days = 3}, {platform = "bluesky", kind = "reply", days = 5}]'
+    expected_days = {("facebook", "post"): 3, ("facebook", "reply"): 3, ("bluesky", "post"): 1,
+                     ("bluesky", "reply"): 5}
+    with start_simulator(seed=23, scale=200, port=0, token=SIM_TOKEN) as sim:
+        data_dir = tmp_path / "archive"
+        config = _archive_config(data_dir, sim.base_url, _bucket("series"), minio_env["SUNSHINE_S3_ENDPOINT"],
+                                 rules)
+        started = datetime.now(UTC)
+        result = sunshine("archive", "-c", str(config), "--quiet", env=_credentials(minio_env), timeout=240)
+        assert result.returncode == 0, result.stdout + result.stderr[-2000:]
+    store = _store(config, minio_env)
+    rows = catalog_query(data_dir, "SELECT v.content_sha256, v.warc_key, r.platform, r.kind FROM versions v"
+                                   " JOIN records r USING (record_id)")
+    assert {(platform, kind) for _, _, platform, kind in rows} == set(expected_days)
+    blob_days: dict[str, int] = {}
+    warc_days: dict[str, int] = defaultdict(int)
+    for sha256, warc_key, platform, kind in rows:
+        blob_days[blob_key(sha256)] = expected_days[platform, kind]
+        warc_days[warc_key] = max(warc_days[warc_key], expected_days[platform, kind])
+    manifests = {key.replace("warc/", "manifests/").replace(".warc.gz", ".jsonl"): days
+                 for key, days in warc_days.items()}
+
+    def locked_days(key: str) -> float:
+        mode, until = store.retention(key)
+        assert mode == "COMPLIANCE", key
+        return (until - started).total_seconds() / 86400 + 2 / 86400  # S3 keeps whole seconds
+
+    for key, days in {**blob_days, **warc_days}.items():
+        assert days <= locked_days(key) < days + 0.01, (key, days, locked_days(key))
+    catalog_manifests = {row[0] for row in catalog_query(data_dir, "SELECT key FROM objects WHERE kind = 'manifests'")}
+    assert catalog_manifests == set(manifests), (sorted(catalog_manifests)[:3], sorted(manifests)[:3])
+    for key, days in manifests.items():
+        assert days <= locked_days(key) < days + 0.01, (key, days)
+    mixed = {warc_key for _, warc_key, platform, kind in rows if expected_days[platform, kind] < warc_days[warc_key]}
+    assert mixed, "no WARC mixed series: the test would not show the longest rule winning"
 
 
 # ------------------------------------------------------------------------------ S3 outages
