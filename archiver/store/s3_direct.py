@@ -138,12 +138,12 @@ class DirectS3:
                 return
         connection.close()
 
-    def _sign(self, method: str, path: str, query: str, extra: Mapping[str, str],
-              payload_sha256: str) -> dict[str, str]:
+    def _sign(self, method: str, path: str, query: str, extra: Mapping[str, str], payload_sha256: str,
+              now: datetime | None = None) -> dict[str, str]:
         """The request's headers with an AWS Signature Version 4 over all of them."""
         frozen = self.credentials.get_frozen_credentials()
-        amz_date = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-        headers = {name.lower(): value.strip() for name, value in extra.items()}
+        amz_date = (now or datetime.now(UTC)).strftime("%Y%m%dT%H%M%SZ")
+        headers = {name.lower(): " ".join(value.split()) for name, value in extra.items()}  # SigV4 "Trimall"
         headers.update({"host": self.host, "x-amz-content-sha256": payload_sha256, "x-amz-date": amz_date})
         if frozen.token:
             headers["x-amz-security-token"] = frozen.token
