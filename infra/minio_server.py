@@ -18,6 +18,7 @@ import json
 import os
 import secrets
 import shutil
+import ssl
 import subprocess
 import tempfile
 import time
@@ -105,11 +106,12 @@ def _run(args: list[str], *, env: dict[str, str], cwd: Path | None = None) -> su
 
 
 def launch(data_dir: Path, log_path: Path, *, port: int | None = None, access_key: str | None = None,
-           secret_key: str | None = None) -> MinioInstance:
+           secret_key: str | None = None, certs_dir: Path | None = None) -> MinioInstance:
     """Start a MinIO server on `data_dir` and wait until it answers its liveness probe.
 
     Passing the `port` and keys of an earlier instance restarts "the same" server on the same data,
-    which is how the spool tests bring S3 back.
+    which is how the spool tests bring S3 back. With `certs_dir` (MinIO's layout: `public.crt`,
+    `private.key`) it serves HTTPS, and the probe trusts exactly that certificate.
     """
     binary = ensure_binary()
     port = port or free_port()
@@ -127,24 +129,26 @@ def launch(data_dir: Path, log_path: Path, *, port: int | None = None, access_ke
     with open(log_path, "ab") as log:
         process = subprocess.Popen(
             [str(binary), "server", str(data_dir), "--quiet", "--address", f"127.0.0.1:{port}",
-             "--console-address", f"127.0.0.1:{console_port}"],
+             "--console-address", f"127.0.0.1:{console_port}",
+             *(["--certs-dir", str(certs_dir)] if certs_dir else [])],
             env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
             start_new_session=True,  # detached: survives the launcher and ignores its Ctrl-C
         )
     _children[process.pid] = process
+    scheme = "https" if certs_dir else "http"
     instance = MinioInstance(
-        pid=process.pid, endpoint=f"http://127.0.0.1:{port}", console=f"http://127.0.0.1:{console_port}",
+        pid=process.pid, endpoint=f"{scheme}://127.0.0.1:{port}", console=f"{scheme}://127.0.0.1:{console_port}",
         access_key=access_key, secret_key=secret_key, data_dir=str(data_dir), log_path=str(log_path),
     )
     try:
-        _wait_ready(instance, process)
+        _wait_ready(instance, process, ssl.create_default_context(cafile=certs_dir / "public.crt") if certs_dir else None)
     except BaseException:
         terminate(instance, remove_data=False)
         raise
     return instance
 
 
-def _wait_ready(instance: MinioInstance, process: subprocess.Popen[bytes]) -> None:
+def _wait_ready(instance: MinioInstance, process: subprocess.Popen[bytes], tls: ssl.SSLContext | None) -> None:
     deadline = time.monotonic() + READY_TIMEOUT
     url = f"{instance.endpoint}/minio/health/live"
     while time.monotonic() < deadline:
@@ -152,7 +156,7 @@ def _wait_ready(instance: MinioInstance, process: subprocess.Popen[bytes]) -> No
             raise SunshineError(f"MinIO exited with status {process.returncode} while starting; "
                                 f"log {instance.log_path} ends:\n{_log_tail(instance.log_path)}")
         try:
-            with urllib.request.urlopen(url, timeout=2) as response:
+            with urllib.request.urlopen(url, timeout=2, context=tls) as response:
                 if response.status == 200:
                     return
         except (urllib.error.URLError, OSError):

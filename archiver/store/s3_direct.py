@@ -40,8 +40,9 @@ class DirectS3:
         url = urlsplit(endpoint)
         self.base_path = url.path.rstrip("/")
         self.host = url.netloc
-        self.https = url.scheme == "https"
-        self.address = (url.hostname or "", url.port or (443 if self.https else 80))
+        https = url.scheme == "https"
+        self.address = (url.hostname or "", url.port or (443 if https else 80))
+        self._tls = ssl.create_default_context(cafile=os.environ.get("AWS_CA_BUNDLE")) if https else None  # as botocore
         self.region = region
         self.credentials = credentials
         self.max_idle = max_connections
@@ -111,18 +112,18 @@ class DirectS3:
                 return connection, connection.getresponse()
             except (OSError, http.client.HTTPException):
                 connection.close()
-                if not reused:  # a kept-alive connection the server closed meanwhile: try a fresh one
-                    return None
+                if reused:  # a kept-alive connection the server closed meanwhile: try another
+                    continue
+                return None
 
     def _take(self) -> tuple[http.client.HTTPConnection, bool]:
         with self._lock:
             if self._idle:
                 return self._idle.pop(), True
             self.connections_opened += 1
-        if self.https:
+        if self._tls is not None:
             connection: http.client.HTTPConnection = http.client.HTTPSConnection(
-                *self.address, timeout=self.connect_timeout,
-                context=ssl.create_default_context(cafile=os.environ.get("AWS_CA_BUNDLE")))  # as botocore
+                *self.address, timeout=self.connect_timeout, context=self._tls)
         else:
             connection = http.client.HTTPConnection(*self.address, timeout=self.connect_timeout)
         return connection, False
