@@ -17,6 +17,7 @@ import json
 import re
 import shlex
 import threading
+from collections.abc import Callable
 from typing import Any
 
 from flask import Blueprint, Response, abort, current_app, jsonify, render_template, request
@@ -179,24 +180,22 @@ def _latest_size() -> int:
 @bp.get("/api/v1/proof/inclusion")
 def inclusion_proof() -> Response:
     """`{"index", "size", "leaf_hash", "proof": [hex…], "root"}` for leaf `index` in tree `size`."""
-    index = parse_number(request.args.get("index"), "index")
-    size = parse_number(request.args.get("size"), "size", required=False)
-    pinned = size is not None
-    body = _proof(reader().inclusion_json, index, size if pinned else _latest_size())
-    response = jsonify(body)
-    response.headers["Cache-Control"] = IMMUTABLE_CACHE if pinned else LATEST_CACHE
-    return response
+    return _proof_response(reader().inclusion_json, parse_number(request.args.get("index"), "index"),
+                           parse_number(request.args.get("size"), "size", required=False))
 
 
 @bp.get("/api/v1/proof/consistency")
 def consistency_proof() -> Response:
     """`{"old", "new", "proof": [hex…]}`: the tree of size `old` is a prefix of the one of size `new`."""
-    old = parse_number(request.args.get("old"), "old")
-    new = parse_number(request.args.get("new"), "new", required=False)
-    pinned = new is not None
-    body = _proof(reader().consistency_json, old, new if pinned else _latest_size())
-    response = jsonify(body)
-    response.headers["Cache-Control"] = IMMUTABLE_CACHE if pinned else LATEST_CACHE
+    return _proof_response(reader().consistency_json, parse_number(request.args.get("old"), "old"),
+                           parse_number(request.args.get("new"), "new", required=False))
+
+
+def _proof_response(compute: Callable[..., dict[str, Any]], first: int, size: int | None) -> Response:
+    """A proof against tree `size`, or the latest checkpoint's when none is named; a proof for a
+    named size never changes, so only that one may be cached for good."""
+    response = jsonify(_proof(compute, first, size if size is not None else _latest_size()))
+    response.headers["Cache-Control"] = IMMUTABLE_CACHE if size is not None else LATEST_CACHE
     return response
 
 
