@@ -13,6 +13,7 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from archiver.errors import ConfigError
 
@@ -76,6 +77,9 @@ class Config:
     storage: StorageConfig = field(default_factory=StorageConfig)
     search: SearchConfig = field(default_factory=SearchConfig)
     sources: tuple[SourceConfig, ...] = ()
+    # Where the public portal is reached (`[portal] public_url`, e.g. "https://records.example.gov"),
+    # for commands printed on its pages; never taken from a request's Host header, which anyone sets.
+    portal_public_url: str | None = None
 
     @property
     def base_dir(self) -> Path:
@@ -108,7 +112,7 @@ def load_config(path: Path | str | None = None) -> Config:
 def parse_config(data: dict[str, Any], path: Path) -> Config:
     reader = _Reader(path)
     base = path.parent
-    known = {"department", "storage", "search", "sources", "catalog", "ledger"}
+    known = {"department", "storage", "search", "sources", "catalog", "ledger", "portal"}
     reader.no_unknown(data, known, "")
     department = reader.table(data, "department")
     reader.no_unknown(department, {"name"}, "department")
@@ -127,7 +131,25 @@ def parse_config(data: dict[str, Any], path: Path) -> Config:
         storage=_storage(reader, reader.table(data, "storage"), base),
         search=_search(reader, reader.table(data, "search"), base),
         sources=_sources(reader, data.get("sources", []), base),
+        portal_public_url=_public_url(reader, reader.table(data, "portal")),
     )
+
+
+def _public_url(reader: _Reader, table: dict[str, Any]) -> str | None:
+    """`[portal] public_url`: an http(s) URL with a host and nothing after the path, no trailing slash."""
+    reader.no_unknown(table, {"public_url"}, "portal")
+    url = reader.optional_string(table, "public_url", "portal")
+    if url is None:
+        return None
+    try:
+        parts = urlsplit(url.strip())
+        parts.port  # noqa: B018 - raises ValueError for a port that is not a number
+    except ValueError:
+        parts = None
+    if parts is None or parts.scheme not in ("http", "https") or not parts.hostname or parts.query \
+            or parts.fragment or parts.username:
+        raise reader._fail("portal", "public_url", "an http(s) URL such as \"https://records.example.gov\"", url)
+    return url.strip().rstrip("/")
 
 
 def _storage(reader: _Reader, table: dict[str, Any], base: Path) -> StorageConfig:

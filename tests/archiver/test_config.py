@@ -71,3 +71,24 @@ def test_config_errors_name_file_key_and_expectation(tmp_path, text, expected):
 def test_missing_config_says_how_to_make_one(tmp_path):
     with pytest.raises(ConfigError, match="sunshine demo --data"):
         load_config(tmp_path / "nope.toml")
+
+
+def test_portal_public_url_is_optional_and_kept_without_its_trailing_slash(tmp_path):
+    assert load_config(write(tmp_path, "")).portal_public_url is None
+    config = load_config(write(tmp_path, "[portal]\npublic_url = 'https://records.example.gov/archive/'"))
+    assert config.portal_public_url == "https://records.example.gov/archive"
+
+
+@pytest.mark.parametrize("value", ["records.example.gov", "ftp://example.gov", "https://", "https://x.gov/?a=1",
+                                   "https://x.gov/#top", "https://user@x.gov", "https://x.gov:port", "''"])
+def test_portal_public_url_must_be_an_http_url(tmp_path, value):
+    quoted = value if value == "''" else repr(value)
+    path = write(tmp_path, f"[portal]\npublic_url = {quoted}")
+    with pytest.raises(ConfigError, match=r"portal\.public_url: expected") as error:
+        load_config(path)
+    assert str(path.resolve()) in str(error.value)
+
+
+def test_portal_table_refuses_unknown_keys(tmp_path):
+    with pytest.raises(ConfigError, match=r"portal\.base_url: expected one of public_url"):
+        load_config(write(tmp_path, "[portal]\nbase_url = 'https://x.gov'"))
