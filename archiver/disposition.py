@@ -26,6 +26,7 @@ from archiver.errors import SunshineError
 from archiver.holds import held_record_ids
 from archiver.retention import retention_days
 from archiver.store import ObjectStore
+from archiver.store.capabilities import LegalHolds, RetentionLocks, remote_of
 from archiver.store.keys import blob_key
 
 CERTIFICATE_PREFIX = "dispositions/"
@@ -106,9 +107,8 @@ def run_retention(catalog: Catalog, store: ObjectStore, storage: StorageConfig, 
 
 def protection(store: ObjectStore, key: str, version_id: str | None, now: datetime) -> str | None:
     """Why the store would refuse to delete this object now (Object Lock retention, legal hold)."""
-    lockable = next((candidate for candidate in (store, getattr(store, "remote", None))
-                     if candidate is not None and hasattr(candidate, "retention")), None)
-    if lockable is None:
+    lockable = remote_of(store)
+    if not isinstance(lockable, RetentionLocks) or not isinstance(lockable, LegalHolds):
         return None
     try:
         mode, until = lockable.retention(key, version_id)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import secrets
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,6 +20,7 @@ from archiver.catalog import Catalog
 from archiver.clock import utc_now
 from archiver.errors import SunshineError
 from archiver.store import ObjectStore
+from archiver.store.capabilities import LegalHolds, remote_of
 from archiver.store.keys import blob_key
 
 
@@ -54,7 +55,11 @@ class Hold:
     criteria: dict[str, Any]
 
 
-def select_records(catalog: Catalog, criteria: HoldCriteria, index=None) -> list[str]:
+# Resolves a hold's text to the records the search index matches (wired in `archiver.cli.wiring`).
+TextMatcher = Callable[["HoldCriteria"], set[str]]
+
+
+def select_records(catalog: Catalog, criteria: HoldCriteria, text_matches: TextMatcher | None = None) -> list[str]:
     """Resolve criteria to record ids: filters on the catalog, text through the search index."""
     if criteria.is_empty():
         raise SunshineError("a hold needs at least one of --record, --q, --platform, --account, --from, --to")
@@ -80,7 +85,9 @@ def select_records(catalog: Catalog, criteria: HoldCriteria, index=None) -> list
         where = " AND ".join(clauses) or "1"
         matches = {row[0] for row in catalog.db.execute(f"SELECT record_id FROM records WHERE {where}", params)}
         if criteria.text:
-            matches &= _text_matches(criteria, index)
+            if text_matches is None:
+                raise SunshineError("a text criterion needs the search index")
+            matches &= text_matches(criteria)
         found |= matches
     if criteria.with_threads and found:
         threads = {row["thread_id"] for row in catalog.record_rows(found)}
@@ -90,27 +97,6 @@ def select_records(catalog: Catalog, criteria: HoldCriteria, index=None) -> list
             found |= {row[0] for row in catalog.db.execute(
                 f"SELECT record_id FROM records WHERE thread_id IN ({marks})", chunk)}
     return sorted(found)
-
-
-def _text_matches(criteria: HoldCriteria, index) -> set[str]:
-    """Every record the search index matches for the text (the same matching residents get)."""
-    from indexer import MAX_PER_PAGE, SearchQuery
-
-    if index is None:
-        raise SunshineError("a text criterion needs the search index")
-    matches: set[str] = set()
-    page = 1
-    while True:
-        result = index.search(SearchQuery(text=criteria.text or "", platform=criteria.platform,
-                                          account=criteria.account, date_from=criteria.date_from,
-                                          date_to=criteria.date_to, page=page, per_page=MAX_PER_PAGE))
-        matches |= {hit.record.record_id for hit in result.hits}
-        if page * MAX_PER_PAGE >= result.total or not result.hits:
-            return matches
-        if page * MAX_PER_PAGE >= 10_000:
-            raise SunshineError(f"the text {criteria.text!r} matches {result.total} records; narrow the hold "
-                                "with --platform, --account, --from or --to (at most 10,000 per hold)")
-        page += 1
 
 
 def objects_of(catalog: Catalog, record_ids: Iterable[str]) -> dict[str, str | None]:
@@ -136,12 +122,10 @@ def objects_of(catalog: Catalog, record_ids: Iterable[str]) -> dict[str, str | N
     return result
 
 
-def _lockable(store: ObjectStore):
+def _lockable(store: ObjectStore) -> LegalHolds | None:
     """The store that can set S3 legal holds (behind a spool, the remote one), or None."""
-    for candidate in (store, getattr(store, "remote", None)):
-        if candidate is not None and hasattr(candidate, "set_legal_hold"):
-            return candidate
-    return None
+    remote = remote_of(store)
+    return remote if isinstance(remote, LegalHolds) else None
 
 
 def held_record_ids(catalog: Catalog) -> set[str]:
@@ -152,10 +136,10 @@ def held_record_ids(catalog: Catalog) -> set[str]:
 
 
 def place_hold(catalog: Catalog, store: ObjectStore, reason: str, placed_by: str, criteria: HoldCriteria,
-               index=None, log_event=None) -> Hold:
+               text_matches: TextMatcher | None = None, log_event=None) -> Hold:
     if not reason.strip():
         raise SunshineError("a hold needs a --reason (for example the request or case number)")
-    record_ids = select_records(catalog, criteria, index)
+    record_ids = select_records(catalog, criteria, text_matches)
     if not record_ids:
         raise SunshineError("those criteria match no archived record; nothing was held")
     hold_id = "hold-" + secrets.token_hex(4)

@@ -1,7 +1,8 @@
 """`sunshine archive`: one archiving run of all (or one) configured sources.
 
-Sources are crawled one after another in one Scrapy process; every capture goes through the
-`ArchivePipeline` into one `ArchiveSession`. A run that was interrupted (crash, SIGKILL) is resumed
+The run is the core's: it opens the catalog and the store, resumes an interrupted run, publishes
+what an outage left behind, hands one `ArchiveSession` to the crawler it is given (the Scrapy
+spiders, wired in `archiver.cli.wiring`, so the core imports no edge) and signs the checkpoint. A run that was interrupted (crash, SIGKILL) is resumed
 under the same run id: threads already captured in it are skipped, everything else is fetched
 again and deduplicated against the catalog, so nothing is lost and nothing is stored twice.
 """
@@ -16,9 +17,11 @@ from archiver.catalog import Catalog
 from archiver.clock import new_run_id, utc_now
 from archiver.config import Config, SourceConfig
 from archiver.errors import StoreUnavailableError, SunshineError
+from archiver.publish import LedgerPublisher
 from archiver.retention import retention_days
 from archiver.session import ArchiveSession, RunStats
 from archiver.store import ObjectStore, open_store
+from archiver.store.capabilities import Spooled, pending_keys
 
 log = logging.getLogger(__name__)
 
@@ -67,12 +70,6 @@ def prepare_store(config: Config) -> None:
         open_store(config.storage).ensure_bucket(config.storage.object_lock)
 
 
-def open_search_index(config: Config):
-    from indexer import open_index
-
-    return open_index(config.search)
-
-
 def select_sources(config: Config, name: str | None) -> tuple[SourceConfig, ...]:
     if name is None:
         if not config.sources:
@@ -85,8 +82,13 @@ def select_sources(config: Config, name: str | None) -> tuple[SourceConfig, ...]
     raise SunshineError(f"no source named {name!r} in {config.path} (configured: {names})")
 
 
-def run_archive(config: Config, source_name: str | None = None,
+# Crawls `sources` into the session; the catalog answers what is known and what this run has done.
+Crawl = Callable[[ArchiveSession, Catalog, tuple[SourceConfig, ...], str], None]
+
+
+def run_archive(config: Config, crawl: Crawl, index, source_name: str | None = None,
                 progress: Callable[[int], None] | None = None) -> RunResult:
+    """One run into `index` (a search index, closed at the end); `crawl` fetches the sources."""
     sources = select_sources(config, source_name)
     catalog = Catalog(config.catalog_path)
     try:
@@ -95,8 +97,7 @@ def run_archive(config: Config, source_name: str | None = None,
             spool_drained, _still_spooled = drain_spool(store, catalog)
         else:
             spool_drained = 0
-        index = open_search_index(config)
-        ledger = _ledger(catalog, store, config)
+        ledger = LedgerPublisher(catalog, store, config)
         resumed_run = catalog.unfinished_run()
         run_id = resumed_run or new_run_id()
         with catalog.transaction() as conn:
@@ -106,15 +107,14 @@ def run_archive(config: Config, source_name: str | None = None,
             catalog, store, run_id, index=index, ledger=ledger, progress=progress,
             retain_days=lambda platform, kind: retention_days(config.storage, platform, kind),
         )
-        if ledger is not None:
-            session.publish_ledger()  # what a crash or an outage left unpublished
+        session.publish_ledger()  # what a crash or an outage left unpublished
         session.update_index()  # what an index outage left behind
-        _crawl(session, catalog, sources, run_id)
+        crawl(session, catalog, sources, run_id)
         stats = session.close()
         if session.fatal is not None:
             raise SunshineError(f"archive run {run_id} stopped: {session.fatal}") from session.fatal
         checkpoint = _checkpoint(ledger)
-        spooled = len(store.pending()) if hasattr(store, "pending") else 0
+        spooled = len(pending_keys(store))
         status = "complete" if stats.failed == 0 and spooled == 0 else "incomplete"
         with catalog.transaction() as conn:
             conn.execute("UPDATE runs SET finished_at = ?, status = ?, stats = ? WHERE run_id = ?",
@@ -125,10 +125,8 @@ def run_archive(config: Config, source_name: str | None = None,
         catalog.close()
 
 
-def _checkpoint(ledger) -> str | None:
+def _checkpoint(ledger: LedgerPublisher) -> str | None:
     """Sign this run's checkpoint; with the store away it is signed by the next run instead."""
-    if ledger is None:
-        return None
     try:
         return ledger.checkpoint()
     except StoreUnavailableError as exc:
@@ -142,7 +140,7 @@ def drain_spool(store: ObjectStore, catalog: Catalog) -> tuple[int, int]:
     Only the objects table learns them (verify reads exactly that version); a version row keeps the
     store version id it was logged with, since its ledger entry, already logged, cannot change.
     """
-    if not hasattr(store, "drain"):
+    if not isinstance(store, Spooled):
         return 0, 0
     uploaded, pending = store.drain()
     if uploaded:
@@ -150,60 +148,6 @@ def drain_spool(store: ObjectStore, catalog: Catalog) -> tuple[int, int]:
             conn.executemany("UPDATE objects SET version_id = ? WHERE key = ? AND version_id IS NULL",
                              [(result.version_id, result.key) for result in uploaded])
     return len(uploaded), len(pending)
-
-
-def _ledger(catalog: Catalog, store: ObjectStore, config: Config):
-    try:
-        from archiver.publish import LedgerPublisher
-
-        return LedgerPublisher(catalog, store, config)
-    except ImportError:  # pragma: no cover - the ledger package is part of the product
-        log.warning("ledger package unavailable; captures are logged in the catalog only")
-        return None
-
-
-def _crawl(session: ArchiveSession, catalog: Catalog, sources: tuple[SourceConfig, ...], run_id: str) -> None:
-    from scrapy.crawler import CrawlerProcess
-    from twisted.internet import defer
-
-    from spiders import SPIDERS
-    from spiders.pipelines import SessionRef
-    from spiders.settings import scrapy_settings
-
-    settings = scrapy_settings()
-    settings["ITEM_PIPELINES"] = {"spiders.pipelines.ArchivePipeline": 100}
-    settings["SUNSHINE_SESSION"] = SessionRef(session)
-    settings["LOG_INSTALL_ROOT_HANDLER"] = False  # the CLI configured logging; Scrapy logs through it
-    quiet = max(logging.WARNING, logging.getLogger().getEffectiveLevel())
-    for name in ("scrapy", "twisted", "py.warnings"):
-        logging.getLogger(name).setLevel(quiet)
-    process = CrawlerProcess(settings)
-
-    @defer.inlineCallbacks
-    def crawl_all():
-        try:
-            for source in sources:
-                if session.fatal is not None:
-                    break
-                if source.platform not in SPIDERS:
-                    raise SunshineError(f"source {source.name}: no spider for platform {source.platform!r} yet "
-                                        f"(available: {', '.join(sorted(SPIDERS))})")
-                known = catalog.known_native_ids(source.name, exclude_seen_in=run_id)
-                skip = catalog.threads_done(run_id, source.name)
-                yield process.crawl(SPIDERS[source.platform], source=source, known=known, skip_threads=skip)
-                session.flush()
-        except Exception as exc:  # noqa: BLE001 - surfaced after the reactor stops
-            session.fatal = session.fatal or exc
-
-    def stop(_result):
-        from twisted.internet import reactor
-
-        if reactor.running:
-            reactor.stop()
-
-    process_deferred = crawl_all()
-    process_deferred.addBoth(stop)
-    process.start(stop_after_crawl=False, install_signal_handlers=True)
 
 
 def _json(data) -> str:

@@ -16,6 +16,7 @@ from archiver.catalog import Catalog
 from archiver.config import Config
 from archiver.errors import StoreUnavailableError
 from archiver.store import ObjectStore
+from archiver.store.capabilities import pending_keys
 from archiver.store.keys import blob_key
 from archiver.store.rehash import rehash_items
 
@@ -59,8 +60,7 @@ def verify_archive(config: Config, store: ObjectStore, *, workers: int = 16,
             except StoreUnavailableError as exc:  # an auditor gets the report, with this named in it
                 report.problems.append(f"store unreachable, checks not completed: {exc}")
                 break
-        if hasattr(store, "pending"):
-            report.spooled = list(store.pending())
+        report.spooled = pending_keys(store)
     finally:
         catalog.close()
     return report

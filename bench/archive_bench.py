@@ -24,7 +24,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from archiver.demo import write_simulator_config
+from archiver.cli.demo import write_simulator_config
 from infra.simulator import start_simulator
 
 REPO = Path(__file__).resolve().parents[1]

@@ -13,10 +13,9 @@ from pathlib import Path
 
 import click
 
+from archiver.cli.options import config_option
 from archiver.config import Config, load_config
 from archiver.errors import SunshineError
-
-CONFIG_HELP = "Config file (default ./sunshine.toml, or $SUNSHINE_CONFIG)."
 
 
 class _Group(click.Group):
@@ -49,11 +48,6 @@ def _config(path: str | None) -> Config:
     return load_config(path)
 
 
-def config_option(func):
-    return click.option("-c", "--config", "config_path", type=click.Path(dir_okay=False), default=None,
-                        help=CONFIG_HELP)(func)
-
-
 @main.command()
 @config_option
 @click.option("--source", default=None, help="Archive only this configured source (by name).")
@@ -65,8 +59,8 @@ def archive(config_path: str | None, source: str | None, quiet: bool) -> None:
     every capture was stored and verified; failed captures and captures still spooled for S3 are
     listed and make the exit code non-zero.
     """
+    from archiver.cli.wiring import archive as run_archive
     from archiver.progress import counting_progress
-    from archiver.run import run_archive
 
     config = _config(config_path)
     with counting_progress("archiving", "records", disable=quiet) as advance:
@@ -134,8 +128,9 @@ def verify(config_path: str | None, as_json: bool, workers: int) -> None:
 @config_option
 def reindex(config_path: str | None) -> None:
     """Rebuild the search index from the object store alone, then swap it in."""
+    from archiver.cli.wiring import open_search_index
     from archiver.readmodel import docs_from_store
-    from archiver.run import open_archive_store, open_search_index
+    from archiver.run import open_archive_store
 
     config = _config(config_path)
     store = open_archive_store(config)
@@ -151,7 +146,7 @@ def reindex(config_path: str | None) -> None:
 @click.option("--port", default=8000, show_default=True, type=int, help="Port to listen on.")
 def serve(config_path: str | None, host: str, port: int) -> None:
     """Serve the public portal (production: gunicorn "portal:create_app()")."""
-    from archiver.serve import serve_portal
+    from archiver.cli.serve import serve_portal
 
     serve_portal(_config(config_path), host, port)
 
@@ -175,25 +170,22 @@ def demo(data_dir: str, scale: int, steps: int, seed: int, then_serve: bool, por
     some are edited or deleted between rounds) and prints a summary. With -c CONFIG, storage and
     search come from CONFIG (S3, Elasticsearch); sources are always the simulator's.
     """
-    from archiver.demo import run_demo
+    from archiver.cli.demo import run_demo
 
     config = run_demo(Path(data_dir), scale=scale, steps=steps, seed=seed,
                       base_config=Path(config_path) if config_path else None, echo=click.echo)
     if then_serve:
-        from archiver.serve import serve_portal
+        from archiver.cli.serve import serve_portal
 
         serve_portal(config, "127.0.0.1", port)
 
 
 def _register() -> None:
-    from archiver.ledger_cli import ledger_group
-    from archiver.records_cli import hold, retention, sync
+    from archiver.cli.ledger import ledger_group
+    from archiver.cli.records import hold, retention, sync
 
     for command in (hold, retention, sync, ledger_group):
         main.add_command(command)
 
 
 _register()
-
-if __name__ == "__main__":
-    main()

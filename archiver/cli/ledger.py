@@ -11,10 +11,9 @@ import json
 
 import click
 
+from archiver.cli.options import config_option
 from archiver.config import load_config
 from archiver.errors import SunshineError
-
-CONFIG_HELP = "Config file (default ./sunshine.toml, or $SUNSHINE_CONFIG)."
 
 
 def _reader(config_path: str | None):
@@ -29,25 +28,20 @@ def proof_json(body: dict) -> str:
     return json.dumps(body, separators=(",", ":"))
 
 
-def _config_option(func):
-    return click.option("-c", "--config", "config_path", type=click.Path(dir_okay=False), default=None,
-                        help=CONFIG_HELP)(func)
-
-
 @click.group("ledger")
 def ledger_group() -> None:
     """The public transparency log: its checkpoint, key and proofs."""
 
 
 @ledger_group.command("checkpoint")
-@_config_option
+@config_option
 def checkpoint(config_path: str | None) -> None:
     """Print the latest signed checkpoint (C2SP tlog-checkpoint in a signed note)."""
     click.echo(_reader(config_path).checkpoint(), nl=False)
 
 
 @ledger_group.command("key")
-@_config_option
+@config_option
 def key(config_path: str | None) -> None:
     """Print the log's public verifier key (name+hash+base64), as published in the store."""
     from archiver.ledger.log import KEY_KEY
@@ -62,7 +56,7 @@ def key(config_path: str | None) -> None:
 
 
 @ledger_group.command("prove")
-@_config_option
+@config_option
 @click.option("--index", type=click.IntRange(min=0), default=None, help="Inclusion proof of this entry.")
 @click.option("--size", type=click.IntRange(min=1), default=None,
               help="…in the tree of this size (default: the latest checkpoint).")

@@ -2,39 +2,23 @@
 
 from __future__ import annotations
 
-import getpass
 import json
 import sys
 
 import click
 
 from archiver.catalog import Catalog
+from archiver.cli.options import actor as _actor
+from archiver.cli.options import config_option
 from archiver.config import load_config
-
-
-def _actor(by: str | None) -> str:
-    return by or getpass.getuser()
+from archiver.ledger_events import append_event
+from archiver.publish import LedgerPublisher
 
 
 def _publish_events(config, catalog: Catalog, store) -> None:
     """Publish the clerk events just logged and sign a checkpoint over them, so the log (and
     `sunshine verify`) shows them at once rather than after the next archive run."""
-    from archiver.publish import LedgerPublisher
-
     LedgerPublisher(catalog, store, config).checkpoint()
-
-
-def _log_event():
-    """The ledger's clerk-event hook, if the ledger package offers one."""
-    try:
-        from archiver.ledger_events import append_event
-    except ImportError:  # pragma: no cover - part of the product
-        return None
-    return append_event
-
-
-config_option = click.option("-c", "--config", "config_path", type=click.Path(dir_okay=False), default=None,
-                             help="Config file (default ./sunshine.toml, or $SUNSHINE_CONFIG).")
 
 
 @click.group()
@@ -60,8 +44,9 @@ def hold() -> None:
 @click.option("--by", default=None, help="Who places the hold (default: the current user).")
 def hold_add(config_path, reason, record_ids, text, platform, account, date_from, date_to, no_threads, by) -> None:
     """Place a legal hold."""
+    from archiver.cli.wiring import hold_text_matcher, open_search_index
     from archiver.holds import HoldCriteria, place_hold
-    from archiver.run import open_archive_store, open_search_index
+    from archiver.run import open_archive_store
 
     config = load_config(config_path)
     criteria = HoldCriteria(tuple(record_ids), text, platform, account, date_from, date_to, not no_threads)
@@ -69,7 +54,9 @@ def hold_add(config_path, reason, record_ids, text, platform, account, date_from
     try:
         store = open_archive_store(config)
         index = open_search_index(config) if text else None
-        placed = place_hold(catalog, store, reason, _actor(by), criteria, index=index, log_event=_log_event())
+        matcher = hold_text_matcher(index) if index is not None else None
+        placed = place_hold(catalog, store, reason, _actor(by), criteria, text_matches=matcher,
+                            log_event=append_event)
         _publish_events(config, catalog, store)
     finally:
         catalog.close()
@@ -89,7 +76,7 @@ def hold_release(config_path, hold_id, by) -> None:
     catalog = Catalog(config.catalog_path)
     try:
         store = open_archive_store(config)
-        released = release_hold(catalog, store, hold_id, _actor(by), log_event=_log_event())
+        released = release_hold(catalog, store, hold_id, _actor(by), log_event=append_event)
         _publish_events(config, catalog, store)
     finally:
         catalog.close()
@@ -136,24 +123,23 @@ def retention_run(config_path, dry_run, by) -> None:
     Objects that S3 Object Lock still protects are refused by the store; those records are reported
     and kept whole, and the command exits non-zero.
     """
+    from archiver.cli.wiring import open_search_index
     from archiver.disposition import run_retention
-    from archiver.run import open_archive_store, open_search_index
+    from archiver.run import open_archive_store
 
     config = load_config(config_path)
     catalog = Catalog(config.catalog_path)
     try:
         store = open_archive_store(config)
         report = run_retention(catalog, store, config.storage, dry_run=dry_run, actor=_actor(by),
-                               log_event=_log_event())
+                               log_event=append_event)
         if report.disposed:
             _publish_events(config, catalog, store)
     finally:
         catalog.close()
     if report.disposed:
         index = open_search_index(config)
-        delete = getattr(index, "delete", None)
-        if delete is not None:
-            delete(report.disposed)
+        index.delete(report.disposed)
         index.close()
     click.echo(f"{len(report.due)} records past retention, {report.held} more kept by legal holds")
     if dry_run:

@@ -21,8 +21,9 @@ from pathlib import Path
 import pytest
 
 from archiver.catalog import Catalog
+from archiver.cli.demo import write_simulator_config
+from archiver.cli.wiring import hold_text_matcher
 from archiver.config import Config, load_config
-from archiver.demo import write_simulator_config
 from archiver.disposition import CERTIFICATE_PREFIX, run_retention
 from archiver.errors import SunshineError
 from archiver.holds import HoldCriteria, held_record_ids, list_holds, objects_of, place_hold, release_hold
@@ -82,7 +83,8 @@ def _ids(catalog: Catalog, sql: str, params: tuple = ()) -> set[str]:
 def _hold(catalog, store, config, reason="PRR-7", **criteria):
     index = open_index(config.search)
     try:
-        return place_hold(catalog, store, reason, "clerk", HoldCriteria(**criteria), index=index)
+        return place_hold(catalog, store, reason, "clerk", HoldCriteria(**criteria),
+                          text_matches=hold_text_matcher(index))
     finally:
         index.close()
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 from click.testing import CliRunner
 
+from archiver.cli.ledger import ledger_group
 from archiver.config import load_config
 from archiver.ledger import log
-from archiver.ledger_cli import ledger_group
 from archiver.store.local import LocalStore
 
 ORIGIN = "cli-test.example/log"

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from archiver.demo import write_simulator_config
+from archiver.cli.demo import write_simulator_config
 from infra.simulator.world import World
 
 REPO = Path(__file__).resolve().parents[2]

@@ -30,8 +30,8 @@ import pytest
 from botocore.exceptions import ClientError
 
 from archiver.catalog import Catalog
+from archiver.cli.demo import write_simulator_config
 from archiver.config import load_config
-from archiver.demo import write_simulator_config
 from archiver.disposition import run_retention
 from archiver.errors import IntegrityError, SunshineError
 from archiver.holds import objects_of

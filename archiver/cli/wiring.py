@@ -1,0 +1,99 @@
+"""Wiring the core to its edges: the search index, the Scrapy spiders.
+
+The core (`archiver` outside `archiver.cli`) imports none of `spiders`, `indexer`, `portal` or
+`infra` (an import-linter contract checks it); what it needs from them it is handed from here, as
+plain callables and objects, so the core can be read, tested and reused on its own.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+from archiver.catalog import Catalog
+from archiver.config import Config, SourceConfig
+from archiver.errors import SunshineError
+from archiver.holds import HoldCriteria
+from archiver.run import RunResult, run_archive
+from archiver.session import ArchiveSession
+from indexer import MAX_PER_PAGE, SearchIndex, SearchQuery, open_index
+
+# A search index will not page past this many hits (Elasticsearch's default result window).
+HOLD_TEXT_LIMIT = 10_000
+
+
+def open_search_index(config: Config) -> SearchIndex:
+    return open_index(config.search)
+
+
+def archive(config: Config, source_name: str | None = None,
+            progress: Callable[[int], None] | None = None) -> RunResult:
+    """`sunshine archive`: one run of the core over the Scrapy spiders into the configured index."""
+    return run_archive(config, crawl_sources, open_search_index(config), source_name, progress)
+
+
+def hold_text_matcher(index: SearchIndex) -> Callable[[HoldCriteria], set[str]]:
+    """Every record the search index matches for a hold's text (the same matching residents get)."""
+
+    def matches(criteria: HoldCriteria) -> set[str]:
+        found: set[str] = set()
+        page = 1
+        while True:
+            result = index.search(SearchQuery(text=criteria.text or "", platform=criteria.platform,
+                                              account=criteria.account, date_from=criteria.date_from,
+                                              date_to=criteria.date_to, page=page, per_page=MAX_PER_PAGE))
+            found |= {hit.record.record_id for hit in result.hits}
+            if page * MAX_PER_PAGE >= result.total or not result.hits:
+                return found
+            if page * MAX_PER_PAGE >= HOLD_TEXT_LIMIT:
+                raise SunshineError(f"the text {criteria.text!r} matches {result.total} records; narrow the hold "
+                                    "with --platform, --account, --from or --to (at most 10,000 per hold)")
+            page += 1
+
+    return matches
+
+
+def crawl_sources(session: ArchiveSession, catalog: Catalog, sources: tuple[SourceConfig, ...],
+                  run_id: str) -> None:
+    """Crawl the sources one after another in one Scrapy process, every capture into `session`."""
+    from scrapy.crawler import CrawlerProcess
+    from twisted.internet import defer
+
+    from spiders import SPIDERS
+    from spiders.pipelines import SessionRef
+    from spiders.settings import scrapy_settings
+
+    settings = scrapy_settings()
+    settings["ITEM_PIPELINES"] = {"spiders.pipelines.ArchivePipeline": 100}
+    settings["SUNSHINE_SESSION"] = SessionRef(session)
+    settings["LOG_INSTALL_ROOT_HANDLER"] = False  # the CLI configured logging; Scrapy logs through it
+    quiet = max(logging.WARNING, logging.getLogger().getEffectiveLevel())
+    for name in ("scrapy", "twisted", "py.warnings"):
+        logging.getLogger(name).setLevel(quiet)
+    process = CrawlerProcess(settings)
+
+    @defer.inlineCallbacks
+    def crawl_all():
+        try:
+            for source in sources:
+                if session.fatal is not None:
+                    break
+                if source.platform not in SPIDERS:
+                    raise SunshineError(f"source {source.name}: no spider for platform {source.platform!r} yet "
+                                        f"(available: {', '.join(sorted(SPIDERS))})")
+                known = catalog.known_native_ids(source.name, exclude_seen_in=run_id)
+                skip = catalog.threads_done(run_id, source.name)
+                yield process.crawl(SPIDERS[source.platform], source=source, known=known, skip_threads=skip)
+                session.flush()
+        except Exception as exc:  # noqa: BLE001 - surfaced after the reactor stops
+            session.fatal = session.fatal or exc
+
+    def stop(_result):
+        from twisted.internet import reactor
+
+        if reactor.running:
+            reactor.stop()
+
+    process_deferred = crawl_all()
+    process_deferred.addBoth(stop)
+    process.start(stop_after_crawl=False, install_signal_handlers=True)
