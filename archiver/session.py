@@ -11,6 +11,17 @@ order that survives a crash at any point:
 A crash before 2 leaves only unreferenced (but intact) objects and the next run captures the same
 records again; a crash after 2 leaves the ledger and index behind, and both catch up from the
 catalog (unpublished ledger rows, `indexed = 0` records) on the next run.
+
+No upload happens while the catalog's write lock is held: a slow store must not make a clerk's
+`hold add` in another process wait or fail with "database is locked". The WARC number is taken in
+a short transaction of its own (a crash leaves a gap in the numbering, never a reused key). The
+manifest names each version's ledger index, which only the commit can make final because clerk
+events append to the same ledger; so the manifest is written with the indexes the ledger would
+give now, and the commit transaction checks the ledger has not grown meanwhile. If it has (a clerk
+event was logged during the upload), the transaction records nothing, the manifest is written again
+under a fresh number with the new indexes, and the commit is retried; the first manifest is left
+unreferenced, like the objects of a crashed batch. A manifest version therefore counts only when
+the ledger holds its entry (`ledger_entry`) at the index it names.
 """
 
 from __future__ import annotations
@@ -214,13 +225,46 @@ class ArchiveSession:
         batch, pending, source = self.batch, self.pending, self.source or "source"
         self.batch, self.pending = None, _Pending()
         blob_results = self._put_blobs(pending)
-        # One write transaction from allocating the WARC number and ledger indexes to recording the
-        # batch: a clerk event logged meanwhile waits for it instead of taking the same ledger index.
-        with self.catalog.transaction() as conn:
-            warc_result, manifest_result = self._put_warc_and_manifest(conn, batch, pending, source, blob_results)
-            self._commit(conn, pending, source, blob_results, [warc_result, manifest_result])
+        keep = self._longest_retention(pending)
+        seq, key = self._fresh_key(warc_key, source)
+        self.warc_seq = seq
+        for version in pending.versions:
+            version["warc_ref"] = dict(version["warc_ref"], key=key)
+            version["store_version_id"] = blob_results[version["content_sha256"]].version_id
+        warc_result = self._put(key, batch.getvalue(), retain_days=keep)
+        manifest_seq = seq
+        while True:
+            ledger_start = self.catalog.ledger_size()
+            manifest_result = self._put_manifest(pending, manifest_key(self.run_id, source, manifest_seq),
+                                                 ledger_start, keep)
+            with self.catalog.transaction() as conn:
+                grown = self.catalog.ledger_size() != ledger_start
+                if not grown:
+                    self._commit(conn, pending, source, blob_results, [warc_result, manifest_result])
+            if not grown:
+                break
+            log.info("the ledger grew while %s was being stored (a clerk event); writing its manifest again",
+                     key)
+            manifest_seq, _key = self._fresh_key(manifest_key, source)
         self.latest = {}  # committed: the catalog answers from here on
         self._publish(pending)
+
+    def _fresh_key(self, make_key: Callable[[str, str, int], str], source: str) -> tuple[int, str]:
+        """The next batch number and its key, allocated in a short transaction of its own."""
+        while True:
+            with self.catalog.transaction() as conn:
+                seq = self.catalog.next_counter(conn, "warc")
+            key = make_key(self.run_id, source, seq)
+            if not self._exists(key):  # only a catalog restored from an older copy meets a used key
+                return seq, key
+
+    def _put_manifest(self, pending: _Pending, key: str, ledger_start: int, keep: int | None) -> PutResult:
+        """The batch's manifest, naming ledger indexes from `ledger_start` on (the commit checks them)."""
+        for offset, version in enumerate(pending.versions):
+            version["ledger_index"] = ledger_start + offset
+        lines = [manifest_lines(pending.records[v["record_id"]], _public_version(v)) for v in pending.versions]
+        lines += [media_line(url, sha, mime) for url, (sha, mime) in sorted(pending.media.items())]
+        return self._put(key, b"".join(lines), retain_days=keep)
 
     def _put(self, key: str, data: bytes, *, retain_days: int | None = None) -> PutResult:
         result = self.store.put(key, data, retain_days=retain_days)
@@ -251,26 +295,6 @@ class ArchiveSession:
             self._check(item.key, item.data, result)
             results[sha] = result
         return results
-
-    def _put_warc_and_manifest(self, conn, batch: WarcBatch, pending: _Pending, source: str,
-                               blobs: dict[str, PutResult]) -> tuple[PutResult, PutResult]:
-        while True:
-            seq = self.catalog.next_counter(conn, "warc")
-            key = warc_key(self.run_id, source, seq)
-            if not self._exists(key):  # a batch a crash left unreferenced keeps its key
-                break
-        self.warc_seq = seq
-        ledger_start = self.catalog.ledger_size()  # one writer: these indexes are ours until commit
-        for offset, version in enumerate(pending.versions):
-            version["ledger_index"] = ledger_start + offset
-            version["warc_ref"] = dict(version["warc_ref"], key=key)
-            version["store_version_id"] = blobs[version["content_sha256"]].version_id
-        keep = self._longest_retention(pending)
-        warc_result = self._put(key, batch.getvalue(), retain_days=keep)
-        lines = [manifest_lines(pending.records[v["record_id"]], _public_version(v)) for v in pending.versions]
-        lines += [media_line(url, sha, mime) for url, (sha, mime) in sorted(pending.media.items())]
-        manifest_result = self._put(manifest_key(self.run_id, source, seq), b"".join(lines), retain_days=keep)
-        return warc_result, manifest_result
 
     def _longest_retention(self, pending: _Pending) -> int | None:
         """Days to lock a batch's WARC and manifest: they are evidence for every record in the batch,
