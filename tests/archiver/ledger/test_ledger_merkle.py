@@ -13,17 +13,17 @@ from hypothesis import strategies as st
 from archiver.ledger import merkle
 from archiver.ledger.merkle import MemoryHashReader, ProofError
 
-VECTORS = Path(__file__).resolve().parents[3].parent / "shared" / "vectors"
-PROBES = sorted((VECTORS / "merkle-testdata").glob("**/*.json"))
-TREE = json.loads((VECTORS / "note-checkpoint-tile-vectors.json").read_text())["rfc6962_test_tree"]
+VECTORS = Path(__file__).resolve().parents[2] / "vectors"
+PROBES = sorted((VECTORS / "merkle-probes").glob("**/*.json"))
+TREE = json.loads((VECTORS / "tlog-vectors.json").read_text())["rfc6962_test_tree"]
 LEAVES = [bytes.fromhex(h) for h in TREE["leaf_inputs_hex"]]
 
 
 def test_probe_files_are_all_there():
-    assert len(PROBES) == 196
+    assert len(PROBES) == 262
 
 
-@pytest.mark.parametrize("path", PROBES, ids=lambda p: str(p.relative_to(VECTORS / "merkle-testdata")))
+@pytest.mark.parametrize("path", PROBES, ids=lambda p: str(p.relative_to(VECTORS / "merkle-probes")))
 def test_transparency_dev_probe(path: Path):
     probe = json.loads(path.read_text())
     b64 = base64.b64decode

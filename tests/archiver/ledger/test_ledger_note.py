@@ -10,8 +10,8 @@ import pytest
 from archiver.ledger import note
 from archiver.ledger.note import NoteError
 
-VECTORS = Path(__file__).resolve().parents[3].parent / "shared" / "vectors"
-DATA = json.loads((VECTORS / "note-checkpoint-tile-vectors.json").read_text())
+VECTORS = Path(__file__).resolve().parents[2] / "vectors"
+DATA = json.loads((VECTORS / "tlog-vectors.json").read_text())
 PETER, ENOCH, C2SP_EXAMPLE, BAD = DATA["signed_note"]
 
 

@@ -13,8 +13,8 @@ from archiver.errors import SunshineError
 from archiver.ledger import tiles
 from archiver.ledger.tiles import TileRef
 
-VECTORS = Path(__file__).resolve().parents[3].parent / "shared" / "vectors"
-PATHS = json.loads((VECTORS / "note-checkpoint-tile-vectors.json").read_text())["tile_paths"]
+VECTORS = Path(__file__).resolve().parents[2] / "vectors"
+PATHS = json.loads((VECTORS / "tlog-vectors.json").read_text())["tile_paths"]
 
 
 def test_c2sp_tile_path_vectors():
