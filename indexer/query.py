@@ -44,12 +44,19 @@ from archiver.errors import SunshineError
 from archiver.model import KINDS, STATUSES
 from indexer import MAX_PER_PAGE, SearchQuery
 
-MAX_QUERY_CHARS = 1000
+MAX_QUERY_CHARS = 1000  # the search form's maxlength too (portal templates read it from here)
 MAX_RESULT_WINDOW = 10_000  # page * per_page: deep pagination is bounded (as Elasticsearch's default)
 MAX_ACCOUNT_CHARS = 200
 DEFAULT_PER_PAGE = 20
-_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
-_DIGITS = re.compile(r"[0-9]{1,9}")
+# What one search may ask of a backend (after repeated clauses are dropped, see `parse_text`). Each
+# clause is a term lookup (a prefix one expands to every indexed term it starts: the costliest), and
+# FTS5 nests one parenthesis per clause, its parser giving up at about 97.
+MAX_CLAUSES = 32
+MAX_PREFIX_CLAUSES = 5
+MAX_WORDS = 64  # words over all clauses, phrases included
+_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")  # ASCII digits only: `\d` would take any script's
+_DIGITS = re.compile(r"[0-9]+")
+_MAX_INT_CHARS = 9  # longer numbers are out of every range without being converted
 
 
 class QueryError(SunshineError):
@@ -73,18 +80,12 @@ def parse_search_args(args: Mapping[str, str], *, max_per_page: int = MAX_PER_PA
     date_to = _date_arg(args, "to")
     if date_from and date_to and date_from > date_to:
         raise QueryError(f"'from' ({date_from}) must not be after 'to' ({date_to})")
-    per_page = _int_arg(args, "per_page", DEFAULT_PER_PAGE if max_per_page >= DEFAULT_PER_PAGE else max_per_page)
-    if not 1 <= per_page <= max_per_page:
-        raise QueryError(f"per_page must be between 1 and {max_per_page}; got {per_page}")
-    page = _int_arg(args, "page", 1)
-    if page < 1:
-        raise QueryError(f"page must be 1 or more; got {page}")
-    if page * per_page > MAX_RESULT_WINDOW:
-        last = MAX_RESULT_WINDOW // per_page
-        raise QueryError(
-            f"page {page} is too deep: only the first {MAX_RESULT_WINDOW} results can be paged through "
-            f"(page {last} at most with per_page={per_page}); narrow the search with filters instead"
-        )
+    per_page = _int_arg(args, "per_page", min(DEFAULT_PER_PAGE, max_per_page), max_per_page)
+    last = MAX_RESULT_WINDOW // per_page
+    page = _int_arg(args, "page", 1, last,
+                    f" (only the first {MAX_RESULT_WINDOW} results can be paged through, {per_page} a page; "
+                    "narrow the search with filters instead)")
+    bounded_text(text)  # a search too big for the backends is refused here, with its limit
     return SearchQuery(
         text=text, platform=platform, account=account, kind=kind, status=status,
         date_from=date_from, date_to=date_to, page=page, per_page=per_page,
@@ -140,13 +141,20 @@ def _date_arg(args: Mapping[str, str], name: str) -> str | None:
     return value
 
 
-def _int_arg(args: Mapping[str, str], name: str, default: int) -> int:
+def _int_arg(args: Mapping[str, str], name: str, default: int, highest: int, why: str = "") -> int:
+    """A whole number from 1 to `highest`, written with ASCII digits; every refusal names the range."""
     value = _raw_arg(args, name).strip()
     if not value:
         return default
+    accepted = f"{name} must be a whole number between 1 and {highest}{why}"
     if not _DIGITS.fullmatch(value):
-        raise QueryError(f"{name} must be a whole number; got {_shown(value)}")
-    return int(value)
+        if value.isdigit():  # digits of another script (full-width １２, Arabic-Indic...)
+            raise QueryError(f"{accepted}, written with the digits 0-9; got {_shown(value)}")
+        raise QueryError(f"{accepted}; got {_shown(value)}")
+    number = int(value) if len(value.lstrip("0")) <= _MAX_INT_CHARS else highest + 1
+    if not 1 <= number <= highest:
+        raise QueryError(f"{accepted}; got {_shown(value)}")
+    return number
 
 
 # --- the search text --------------------------------------------------------------------------------
@@ -194,21 +202,38 @@ def split_words(text: str) -> tuple[str, ...]:
 
 
 def parse_text(text: str) -> TextQuery:
-    """Parse user search text (see the module docstring for the language). Never raises."""
+    """Parse user search text (see the module docstring for the language). Never raises.
+
+    A clause that cannot change the result is dropped as it is read, so `t* t* t*…` costs one lookup:
+    `F AND c` when F already requires c, `F OR c` when c already satisfies F, and a repeated
+    exclusion. Clauses compare case-insensitively, as they match.
+    """
     required: list[tuple[str, Clause]] = []
     excluded: list[Clause] = []
+    required_by_fold: set[Clause] = set()  # clauses every record the fold matches must match
+    enough_for_fold: set[Clause] = set()  # clauses that on their own satisfy the fold
     operator: str | None = None
     negate = False
     index, length = 0, len(text)
 
     def emit(clause: Clause | None) -> None:
-        nonlocal operator
+        nonlocal operator, required_by_fold, enough_for_fold
         if clause is None:  # nothing searchable: a pending operator waits for the next clause
             return
+        key = _clause_key(clause)
         if negate:  # the operator before an exclusion is dropped with it
-            excluded.append(clause)
-        else:
-            required.append((operator or "AND", clause))
+            if all(_clause_key(other) != key for other in excluded):
+                excluded.append(clause)
+        elif not required:
+            required.append(("AND", clause))
+            required_by_fold, enough_for_fold = {key}, {key}
+        elif (operator or "AND") == "AND":
+            if key not in required_by_fold:
+                required.append(("AND", clause))
+                required_by_fold, enough_for_fold = required_by_fold | {key}, enough_for_fold & {key}
+        elif key not in enough_for_fold:
+            required.append(("OR", clause))
+            required_by_fold, enough_for_fold = required_by_fold & {key}, enough_for_fold | {key}
         operator = None
 
     while index < length:
@@ -244,6 +269,27 @@ def parse_text(text: str) -> TextQuery:
                 emit(Clause(words, prefix=is_prefix) if words else None)
         negate = False
     return TextQuery(tuple(required), tuple(excluded))
+
+
+def _clause_key(clause: Clause) -> Clause:
+    """The clause as it matches: case does not matter."""
+    return Clause(tuple(word.casefold() for word in clause.words), clause.prefix)
+
+
+def bounded_text(text: str) -> TextQuery:
+    """`parse_text(text)`, refused with a `QueryError` naming the limit if it asks too much of a backend."""
+    query = parse_text(text)
+    clauses = [clause for _, clause in query.required] + list(query.excluded)
+    prefixes = sum(clause.prefix for clause in clauses)
+    words = sum(len(clause.words) for clause in clauses)
+    if words > MAX_WORDS:
+        raise QueryError(f"q has {words} words; at most {MAX_WORDS} are allowed: search for fewer words")
+    if len(clauses) > MAX_CLAUSES:
+        raise QueryError(f"q has {len(clauses)} different words and phrases; at most {MAX_CLAUSES} are allowed: "
+                         "search for fewer, or put words that belong together in a \"phrase\"")
+    if prefixes > MAX_PREFIX_CLAUSES:
+        raise QueryError(f"q has {prefixes} prefix searches (word*); at most {MAX_PREFIX_CLAUSES} are allowed")
+    return query
 
 
 # --- FTS5 ---------------------------------------------------------------------------------------------

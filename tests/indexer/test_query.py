@@ -12,10 +12,14 @@ from hypothesis import strategies as st
 from archiver.errors import SunshineError
 from indexer import SearchQuery
 from indexer.query import (
+    MAX_CLAUSES,
+    MAX_PREFIX_CLAUSES,
     MAX_RESULT_WINDOW,
+    MAX_WORDS,
     Clause,
     QueryError,
     TextQuery,
+    bounded_text,
     fts5_match_expression,
     fts5_match_parts,
     parse_search_args,
@@ -53,14 +57,22 @@ def test_every_parameter_is_read() -> None:
         ({"to": "yesterday"}, "'to' must be a date written YYYY-MM-DD"),
         ({"from": "2024-02-30"}, "'from' is not a real date: 2024-02-30"),
         ({"from": "2024-03-02", "to": "2024-03-01"}, "'from' (2024-03-02) must not be after 'to' (2024-03-01)"),
-        ({"page": "0"}, "page must be 1 or more; got 0"),
-        ({"page": "-1"}, "page must be a whole number; got '-1'"),
-        ({"page": "two"}, "page must be a whole number"),
-        ({"page": "1.5"}, "page must be a whole number"),
-        ({"page": "9" * 40}, "page must be a whole number"),
-        ({"per_page": "0"}, "per_page must be between 1 and 100; got 0"),
-        ({"per_page": "101"}, "per_page must be between 1 and 100; got 101"),
-        ({"page": "101", "per_page": "100"}, "page 101 is too deep: only the first 10000 results"),
+        ({"page": "0"}, "page must be a whole number between 1 and 500 (only the first 10000 results"),
+        ({"page": "-1"}, "page must be a whole number between 1 and 500"),
+        ({"page": "two"}, "page must be a whole number between 1 and 500"),
+        ({"page": "1.5"}, "; got '1.5'"),
+        # Too big for any range: the message names the range, not "not a whole number".
+        ({"page": "9" * 20}, "page must be a whole number between 1 and 500 (only"),
+        ({"page": "9" * 5000}, "page must be a whole number between 1 and 500"),
+        ({"page": "１２"}, "page must be a whole number between 1 and 500 (only the first 10000 results can be "
+                          "paged through, 20 a page; narrow the search with filters instead), written with the "
+                          "digits 0-9; got '１２'"),
+        ({"per_page": "٣"}, "per_page must be a whole number between 1 and 100, written with the digits 0-9"),
+        ({"per_page": "0"}, "per_page must be a whole number between 1 and 100; got '0'"),
+        ({"per_page": "101"}, "per_page must be a whole number between 1 and 100; got '101'"),
+        ({"per_page": "9" * 30}, "per_page must be a whole number between 1 and 100; got '999"),
+        ({"page": "101", "per_page": "100"}, "page must be a whole number between 1 and 100 (only the first 10000"),
+        ({"to": "٢٠٢٦-٠١-٠١"}, "'to' must be a date written YYYY-MM-DD"),
         ({"q": "x" * 1001}, "q is too long: 1001 characters, at most 1000"),
         ({"q": "arrest\x00"}, "q contains a control character (U+0000)"),
         ({"q": "a\x1bb"}, "q contains a control character (U+001B)"),
@@ -78,8 +90,9 @@ def test_bad_values_say_what_is_wrong(args: dict[str, str], message: str) -> Non
 def test_page_window_is_bounded_at_exactly_the_limit() -> None:
     assert parse_search_args({"page": "100", "per_page": "100"}).page == 100
     assert parse_search_args({"page": str(MAX_RESULT_WINDOW)}, max_per_page=1).per_page == 1
-    with pytest.raises(QueryError, match="page 501 is too deep"):
+    with pytest.raises(QueryError, match="page must be a whole number between 1 and 500 "):
         parse_search_args({"page": "501"})  # 20 a page
+    assert parse_search_args({"page": "000000000000500"}).page == 500  # leading zeros are not a big number
 
 
 def test_max_per_page_is_the_callers() -> None:
@@ -221,3 +234,91 @@ def test_words_are_runs_of_letters_digits_and_marks(text: str) -> None:
         assert any(char.isalnum() for char in word)
         assert word in text
         assert not set(word) & set(' "*-|+():\\')
+
+
+# --- repeated clauses and the limits of one search ------------------------------------------------------
+
+VOCABULARY = ("a", "b", "c")
+RECORDS = [frozenset(word for bit, word in enumerate(VOCABULARY) if mask >> bit & 1) for mask in range(8)]
+
+
+def _reference(tokens: list[str], record: frozenset[str]) -> bool:
+    """The language read naively (every clause kept), for records that are sets of whole words."""
+    result: bool | None = None
+    operator = "AND"
+    excluded = False
+    for token in tokens:
+        if token in ("|", "OR", "+", "AND"):
+            if result is not None:
+                operator = "OR" if token in ("|", "OR") else "AND"
+        elif token.startswith("-"):
+            excluded = excluded or token[1:].casefold() in record
+            operator = "AND"  # the operator before an exclusion goes with it
+        else:
+            found = token.casefold() in record
+            result = found if result is None else (result or found) if operator == "OR" else (result and found)
+            operator = "AND"
+    return (True if result is None else result) and not excluded
+
+
+def _evaluate(query: TextQuery, record: frozenset[str]) -> bool:
+    result: bool | None = None
+    for operator, clause in query.required:
+        found = clause.words[0].casefold() in record
+        result = found if result is None else (result or found) if operator == "OR" else (result and found)
+    excluded = any(clause.words[0].casefold() in record for clause in query.excluded)
+    return (True if result is None else result) and not excluded
+
+
+@settings(max_examples=1500)
+@given(st.lists(st.sampled_from(["a", "b", "c", "A", "-a", "-b", "|", "OR", "+", "AND"]), max_size=14))
+def test_dropping_repeated_clauses_never_changes_what_matches(tokens: list[str]) -> None:
+    query = parse_text(" ".join(tokens))
+    for record in RECORDS:
+        assert _evaluate(query, record) == _reference(tokens, record), (tokens, query, record)
+    assert len(query.excluded) == len({clause.words[0].casefold() for clause in query.excluded})
+    if not {"|", "OR"} & set(tokens):  # only AND: no clause twice
+        assert len(query.required) == len({clause.words[0].casefold() for _, clause in query.required})
+
+
+def test_repeated_prefixes_and_words_are_one_clause() -> None:
+    assert parse_text(" ".join(["t*"] * 96)) == TextQuery((("AND", words("t", prefix=True)),))
+    assert parse_text("T* | t* | t*") == TextQuery((("AND", words("T", prefix=True)),))
+    assert parse_text("-x -X -x arrest arrest") == TextQuery((("AND", words("arrest")),), (words("x"),))
+    # `t` and `t*` are different clauses, as are a word and a phrase holding it.
+    assert len(parse_text('t t* "t u" t').required) == 3
+
+
+def test_limits_of_one_search_are_refused_naming_the_limit() -> None:
+    distinct = [f"w{number}" for number in range(200)]
+    assert len(bounded_text(" ".join(distinct[:MAX_CLAUSES])).required) == MAX_CLAUSES
+    with pytest.raises(QueryError, match=f"q has {MAX_CLAUSES + 1} different words and phrases; at most {MAX_CLAUSES}"):
+        bounded_text(" ".join(distinct[:MAX_CLAUSES + 1]))
+    with pytest.raises(QueryError, match=f"q has 98 words; at most {MAX_WORDS} are allowed"):
+        bounded_text(" ".join(distinct[:98]))
+    phrase = '"' + " ".join(distinct[:MAX_WORDS]) + '"'
+    assert bounded_text(phrase).required[0][1].words == tuple(distinct[:MAX_WORDS])
+    with pytest.raises(QueryError, match=f"at most {MAX_WORDS}"):
+        bounded_text(phrase + " -extra")
+    prefixes = " ".join(f"{word}*" for word in distinct[:MAX_PREFIX_CLAUSES])
+    assert bounded_text(prefixes + " " + prefixes)  # repeated, so still within the limit
+    with pytest.raises(QueryError, match=f"q has {MAX_PREFIX_CLAUSES + 1} prefix searches .*at most "
+                                         f"{MAX_PREFIX_CLAUSES}"):
+        bounded_text(prefixes + " -z*")
+    with pytest.raises(QueryError, match="at most"):
+        parse_search_args({"q": " ".join(distinct[:98])})  # the portal's parser refuses it too
+
+
+@settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@given(st.lists(st.sampled_from(["w", "x*", "y", "|", "-z", '"p q"', "OR", "v*"]) | st.from_regex(r"[a-e]{1,3}\*?",
+                                                                                            fullmatch=True),
+                max_size=300))
+def test_every_bounded_text_is_accepted_by_fts5(fts5_table: sqlite3.Connection, tokens: list[str]) -> None:
+    """Whatever passes the limits parses in FTS5 (its parser stack holds about 97 nested clauses)."""
+    try:
+        query = bounded_text(" ".join(tokens))
+    except QueryError:
+        return
+    for expression in fts5_match_parts(query):
+        if expression is not None:
+            fts5_table.execute("SELECT count(*) FROM t WHERE t MATCH ?", (expression,)).fetchall()
