@@ -20,10 +20,11 @@ from collections.abc import Iterable, Iterator
 
 from archiver.catalog import Catalog
 from archiver.config import Config
-from archiver.errors import SunshineError
+from archiver.errors import IntegrityError, StoreUnavailableError, SunshineError
 from archiver.ledger import log as ledger_log
 from archiver.ledger import tiles
-from archiver.ledger.note import Checkpoint, parse_checkpoint
+from archiver.ledger.note import peek_checkpoint
+from archiver.ledger.reader import LedgerObjectError, LogReader
 from archiver.store import ObjectStore
 
 CHECKPOINT_ACTION = "ledger:checkpoint"
@@ -42,7 +43,9 @@ def check_ledger(config: Config, store: ObjectStore, catalog: Catalog) -> tuple[
     if vkey is not None:
         problems += ledger_log.verify_log(store, vkey)
     try:
-        signed = ledger_log.LogReader(store).size()
+        signed = LogReader(store).size()
+    except (StoreUnavailableError, IntegrityError):
+        raise  # the store failed, the ledger did not: say so, not "unreadable"
     except (SunshineError, ValueError) as exc:  # unreadable; verify_log has named the object
         if not _names(problems, ledger_log.CHECKPOINT_KEY):
             problems.append(f"{ledger_log.CHECKPOINT_KEY}: cannot be read ({exc})")
@@ -96,7 +99,7 @@ def note_checkpoint(catalog: Catalog, checkpoint_text: str, at: str) -> None:
     The store alone cannot tell that an older `ledger/checkpoints/<size>` was removed; with this
     record `sunshine verify` names it. Idempotent per size. `LedgerPublisher.checkpoint` calls it.
     """
-    body = _checkpoint_body(checkpoint_text)
+    body = peek_checkpoint(checkpoint_text)
     details = json.dumps({"root": body.root.hex(), "size": body.size}, sort_keys=True)
     with catalog.transaction() as conn:
         exists = conn.execute("SELECT 1 FROM audit WHERE action = ? AND details = ?",
@@ -104,11 +107,6 @@ def note_checkpoint(catalog: Catalog, checkpoint_text: str, at: str) -> None:
         if not exists:
             conn.execute("INSERT INTO audit(at, actor, action, details) VALUES (?, ?, ?, ?)",
                          (at, "archiver", CHECKPOINT_ACTION, details))
-
-
-def _checkpoint_body(text: str) -> Checkpoint:
-    split = text.rfind("\n\n")
-    return parse_checkpoint(text[:split + 1] if split >= 0 else text)
 
 
 def _kept_checkpoints(catalog: Catalog, store: ObjectStore, signed: int) -> list[str]:
@@ -126,15 +124,19 @@ def _kept_checkpoints(catalog: Catalog, store: ObjectStore, signed: int) -> list
         tail = obj.key[len(ledger_log.CHECKPOINTS_PREFIX):]
         if tail.isdigit():
             sizes.setdefault(int(tail), None)
+    reader = LogReader(store)
     for size, root in sorted(sizes.items()):
         key = f"{ledger_log.CHECKPOINTS_PREFIX}{size}"
         try:
-            kept = _checkpoint_body(store.get(key).decode())
-        except KeyError:
+            text = reader.read_kept_checkpoint(size)
+            kept = peek_checkpoint(text) if text is not None else None
+        except (StoreUnavailableError, IntegrityError):
+            raise
+        except SunshineError:
+            continue  # verify_log names a checkpoint that does not parse or verify
+        if kept is None:
             problems.append(f"{key}: missing, though the catalog records a checkpoint of size {size} signed")
             continue
-        except (SunshineError, UnicodeDecodeError):
-            continue  # verify_log names a checkpoint that does not parse or verify
         if root is not None and kept.root.hex() != root:
             problems.append(f"{key}: root {kept.root.hex()} is not the one the catalog recorded ({root})")
         if size % tiles.TILE_WIDTH and size <= signed:
@@ -165,7 +167,7 @@ def _captures_not_logged(catalog: Catalog) -> Iterator[str]:
 
 def _entries_differ(catalog: Catalog, store: ObjectStore, signed: int) -> Iterator[str]:
     """Catalog entries under the signed size against the published bundles, one bundle read each."""
-    bundle_index, published = -1, None
+    bundle_index, published, reader = -1, None, LogReader(store)
     rows = catalog.db.execute("SELECT idx, entry FROM ledger WHERE idx < ? ORDER BY idx", (signed,))
     for row in rows:
         index = row["idx"]
@@ -173,7 +175,7 @@ def _entries_differ(catalog: Catalog, store: ObjectStore, signed: int) -> Iterat
             bundle_index = index // tiles.TILE_WIDTH
             width = min(tiles.TILE_WIDTH, signed - bundle_index * tiles.TILE_WIDTH)
             key = ledger_log.entries_key(bundle_index, width)
-            published = _bundle(store, bundle_index, width)
+            published = _bundle(reader, bundle_index, width)
             if published is None:
                 yield f"{key}: cannot be read, so entries {bundle_index * tiles.TILE_WIDTH}-" \
                       f"{bundle_index * tiles.TILE_WIDTH + width - 1} are not provably in the log"
@@ -181,17 +183,13 @@ def _entries_differ(catalog: Catalog, store: ObjectStore, signed: int) -> Iterat
             yield f"{key}: {_describe(catalog, index)} differs from the catalog's"
 
 
-def _bundle(store: ObjectStore, index: int, width: int) -> list[bytes] | None:
-    """The entries of bundle `index` at `width` (or the same prefix of the full bundle)."""
-    for candidate in (width, tiles.TILE_WIDTH):
-        try:
-            entries = tiles.decode_entry_bundle(store.get(ledger_log.entries_key(index, candidate)))
-        except KeyError:
-            continue
-        except ValueError:
-            return None
-        return entries[:width] if len(entries) >= width else None
-    return None
+def _bundle(reader: LogReader, index: int, width: int) -> list[bytes] | None:
+    """The entries of bundle `index` at `width` (or cut from a wider one); None if unreadable."""
+    try:
+        entries = tiles.decode_entry_bundle(reader.read_entry_bundle(index, width))
+    except (LedgerObjectError, ValueError):
+        return None
+    return entries if len(entries) == width else None
 
 
 def _describe(catalog: Catalog, index: int) -> str:

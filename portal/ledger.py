@@ -23,17 +23,9 @@ from typing import Any
 from flask import Blueprint, Response, abort, current_app, jsonify, render_template, request
 
 from archiver.errors import SunshineError
-from archiver.ledger.log import CHECKPOINT_KEY, CHECKPOINTS_PREFIX, KEY_KEY, LogReader
-from archiver.ledger.merkle import HASH_SIZE
-from archiver.ledger.note import NoteError, open_note, parse_checkpoint, parse_verifier_key
-from archiver.ledger.tiles import (
-    TILE_WIDTH,
-    TileRef,
-    decode_entry_bundle,
-    encode_entry_bundle,
-    parse_tile_path,
-)
-from archiver.store.keys import LEDGER_PREFIX
+from archiver.ledger.note import NoteError, open_checkpoint, parse_verifier_key
+from archiver.ledger.reader import LedgerObjectError, LogReader, MissingTileError
+from archiver.ledger.tiles import TILE_WIDTH, TileRef, parse_tile_path
 from portal.backends import STORE_PART, BackendDown, store
 
 bp = Blueprint("ledger", __name__)
@@ -69,13 +61,15 @@ def parse_number(value: str | None, name: str, *, required: bool = True) -> int 
     return int(value)
 
 
-def _store_text(key: str, missing: str) -> str:
+def _stored_text(read: Callable[[], str | None], missing: str) -> str:
+    """A ledger object read through the app's `LogReader`; 404 if absent, 503 if damaged."""
     try:
-        return store().get(key).decode("utf-8")
-    except KeyError:
+        text = read()
+    except LedgerObjectError as exc:
+        raise BackendDown(STORE_PART, str(exc)) from None
+    if text is None:
         abort(404, missing)
-    except UnicodeDecodeError:
-        raise BackendDown(STORE_PART, f"{key} is not UTF-8 text") from None
+    return text
 
 
 def _text(body: str, cache: str) -> Response:
@@ -86,7 +80,7 @@ def _text(body: str, cache: str) -> Response:
 
 @bp.get("/ledger/checkpoint")
 def checkpoint() -> Response:
-    text = _store_text(CHECKPOINT_KEY, "The ledger has no signed checkpoint yet.")
+    text = _stored_text(reader().read_checkpoint, "The ledger has no signed checkpoint yet.")
     return _text(text, LATEST_CACHE)
 
 
@@ -95,13 +89,13 @@ def kept_checkpoint(size: str) -> Response:
     """Every checkpoint ever signed (`ledger/checkpoints/<size>`): old roots for consistency proofs."""
     if len(size) > MAX_NUMBER_DIGITS or not _NUMBER.match(size):
         abort(404, "There is no checkpoint at this address.")
-    text = _store_text(CHECKPOINTS_PREFIX + size, f"No checkpoint of size {size} was signed.")
+    text = _stored_text(lambda: reader().read_kept_checkpoint(int(size)), f"No checkpoint of size {size} was signed.")
     return _text(text, IMMUTABLE_CACHE)
 
 
 @bp.get("/ledger/key")
 def key() -> Response:
-    text = _store_text(KEY_KEY, "The ledger has no published key yet.")
+    text = _stored_text(reader().read_key, "The ledger has no published key yet.")
     return _text(text, "public, max-age=3600")
 
 
@@ -118,44 +112,20 @@ def tile(tile: str) -> Response:
 
 
 def _tile_bytes(ref: TileRef) -> bytes:
-    """The stored tile; a missing partial tile is answered from a wider one's prefix.
+    """The stored tile, or a missing partial tile cut from a wider one by the app's `LogReader`.
 
-    The first W hashes (or entries) of any wider tile at the same index are exactly the partial
-    tile of width W (C2SP tlog-tiles), and a log may replace partial tiles by the full one or
-    miss one a crash interrupted. Clients that do not fall back themselves (Go's
-    `TileHashReader`) still get their bytes.
+    Clients that do not fall back themselves (Go's `TileHashReader`) still get their bytes, and a
+    request costs a bounded number of store reads: the reader tries the full tile and the width
+    the latest checkpoint gives this tile, never a listing of the store.
     """
     try:
-        return store().get(LEDGER_PREFIX + ref.path)
-    except KeyError:
-        if ref.width == TILE_WIDTH:
-            abort(404, "This tile has not been published.")
-    for wider in _wider_tiles(ref):
-        try:
-            data = store().get(LEDGER_PREFIX + wider.path)
-        except KeyError:
-            continue
-        if ref.level is not None:
-            if len(data) < ref.width * HASH_SIZE:
-                break
-            return data[:ref.width * HASH_SIZE]
-        try:
-            entries = decode_entry_bundle(data)
-        except ValueError as exc:
-            raise BackendDown(STORE_PART, f"{LEDGER_PREFIX + wider.path} is damaged: {exc}") from None
-        if len(entries) >= ref.width:
-            return encode_entry_bundle(entries[:ref.width])
-        break
-    abort(404, "This tile has not been published.")
-
-
-def _wider_tiles(ref: TileRef) -> list[TileRef]:
-    """The full tile, then the stored partial tiles wider than `ref`, narrowest first (one listing)."""
-    full = TileRef(ref.level, ref.index, TILE_WIDTH)
-    prefix = LEDGER_PREFIX + full.path + ".p/"
-    widths = sorted(int(tail) for obj in store().list(prefix)
-                    if (tail := obj.key[len(prefix):]).isdigit() and ref.width < int(tail) < TILE_WIDTH)
-    return [full, *(TileRef(ref.level, ref.index, width) for width in widths)]
+        if ref.level is None:
+            return reader().read_entry_bundle(ref.index, ref.width)
+        return reader().read_tile(ref.level, ref.index, ref.width)
+    except MissingTileError:
+        abort(404, "This tile has not been published.")
+    except LedgerObjectError as exc:
+        raise BackendDown(STORE_PART, str(exc)) from None
 
 
 # ------------------------------------------------------------------------------------ proofs
@@ -217,27 +187,23 @@ def verify() -> str:
                            base=request.host_url.rstrip("/"))
 
 
-def _optional_text(key: str) -> str | None:
-    try:
-        return store().get(key).decode("utf-8", "replace")
-    except KeyError:
-        return None
-
-
 def _log_state() -> dict[str, Any]:
     """What the page shows about the log; a checkpoint that does not verify is said so, loudly."""
-    vkey = _optional_text(KEY_KEY)
-    text = _optional_text(CHECKPOINT_KEY)
-    state: dict[str, Any] = {"key": vkey.strip() if vkey else None, "checkpoint": text, "size": 0,
-                             "origin": None, "root_hex": None, "problem": None}
+    state: dict[str, Any] = {"key": None, "checkpoint": None, "size": 0, "origin": None, "root_hex": None,
+                             "problem": None}
+    try:
+        vkey, text = reader().read_key(), reader().read_checkpoint()
+    except LedgerObjectError as exc:
+        state["problem"] = f"The ledger cannot be read: {exc}"
+        return state
+    state.update(key=vkey.strip() if vkey else None, checkpoint=text)
     if text is None:
         return state
     if not state["key"]:
         state["problem"] = "The ledger's public key (ledger/key) is missing, so the checkpoint cannot be checked."
         return state
     try:
-        note = open_note(text, [parse_verifier_key(state["key"])])
-        body = parse_checkpoint(note.text)
+        body = open_checkpoint(text, [parse_verifier_key(state["key"])])
     except NoteError as exc:
         state["problem"] = f"The latest checkpoint does not verify with the published key: {exc}"
         return state

@@ -15,18 +15,18 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from archiver.errors import SunshineError
 from archiver.ledger import merkle, tiles
-from archiver.ledger.log import (
+from archiver.ledger.merkle import Address, ProofError
+from archiver.ledger.note import Checkpoint, NoteError, open_checkpoint, parse_verifier_key
+from archiver.ledger.reader import (
     CHECKPOINT_KEY,
     CHECKPOINTS_PREFIX,
     KEY_KEY,
-    StoreHashReader,
+    LedgerObjectError,
+    LogReader,
     entries_key,
     tile_key,
 )
-from archiver.ledger.merkle import Address, ProofError
-from archiver.ledger.note import Checkpoint, NoteError, open_note, parse_checkpoint, parse_verifier_key
 from archiver.ledger.tiles import TILE_HEIGHT, TILE_WIDTH
 from archiver.store import ObjectStore
 from archiver.store.keys import LEDGER_PREFIX
@@ -116,8 +116,8 @@ def _leaf_row(store: ObjectStore, inv: _Inventory, problems: list[str]) -> bytes
 def _stored_level0(store: ObjectStore, index: int, width: int) -> bytes:
     """Leaf hashes from the level-0 tile, standing in for a bundle that cannot be read."""
     try:
-        return StoreHashReader(store, index * TILE_WIDTH + width)._rows(0, index)[0]
-    except (SunshineError, ValueError):
+        return LogReader(store).read_tile(0, index, width)
+    except LedgerObjectError:
         return bytes(width * HASH)
 
 
@@ -155,7 +155,7 @@ def _bundle_blame(store: ObjectStore, tree: _RowsReader, size: int) -> list[str]
 def _open_checkpoint(store: ObjectStore, key: str, verifier, problems: list[str]) -> tuple[Checkpoint, bytes] | None:
     data = store.get(key)
     try:
-        checkpoint = parse_checkpoint(open_note(data.decode(), [verifier]).text)
+        checkpoint = open_checkpoint(data.decode(), [verifier])
     except (NoteError, UnicodeDecodeError) as exc:
         problems.append(f"{key}: checkpoint does not verify ({exc})")
         return None
@@ -163,9 +163,11 @@ def _open_checkpoint(store: ObjectStore, key: str, verifier, problems: list[str]
 
 
 def _root(reader: merkle.HashReader, size: int) -> bytes | None:
+    """The root at `size`, or None if the tiles cannot give it (a store failure is raised, not
+    reported as damage: the audit cannot judge what it could not read)."""
     try:
         return merkle.tree_hash(size, reader)
-    except (SunshineError, ValueError, IndexError):
+    except (LedgerObjectError, ValueError, IndexError):
         return None
 
 
@@ -212,7 +214,8 @@ def verify_log(store: ObjectStore, verifier_key: str) -> list[str]:
         problems.append(f"{inv.checkpoints[cp_size]}: signs {cp_size} entries but only {size} are published")
         del signed[cp_size]
     entries_agree = all(_root(tree, s) == cp.root for s, cp in signed.items())
-    tiles_agree = bool(signed) and all(_root(StoreHashReader(store, s), s) == cp.root for s, cp in signed.items())
+    log = LogReader(store)
+    tiles_agree = bool(signed) and all(_root(log.hashes(s), s) == cp.root for s, cp in signed.items())
     if entries_agree or not tiles_agree:
         problems += _tile_problems(store, inv, tree, needed)
         for cp_size, cp in sorted(signed.items()):
@@ -226,7 +229,7 @@ def verify_log(store: ObjectStore, verifier_key: str) -> list[str]:
     for (old_size, old), (new_size, new) in zip(ordered, ordered[1:], strict=False):
         if old_size == 0:
             continue
-        if not any(_consistent(reader, old, new) for reader in (tree, StoreHashReader(store, new_size))):
+        if not any(_consistent(reader, old, new) for reader in (tree, log.hashes(new_size))):
             problems.append(f"{inv.checkpoints[new_size]}: not consistent with {inv.checkpoints[old_size]}")
     return problems
 
@@ -235,6 +238,6 @@ def _consistent(reader: merkle.HashReader, old: Checkpoint, new: Checkpoint) -> 
     try:
         proof = merkle.consistency_proof(old.size, new.size, reader)
         merkle.verify_consistency(old.size, new.size, old.root, new.root, proof)
-    except (ProofError, SunshineError, ValueError, IndexError):
+    except (ProofError, LedgerObjectError, ValueError, IndexError):
         return False
     return True

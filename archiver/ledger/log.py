@@ -1,62 +1,63 @@
-"""The transparency log in the object store: what the archiver writes and the portal reads (DESIGN §7).
+"""The transparency log in the object store: entries, the writer and checkpoint signing (DESIGN §7).
 
-Everything lives under `ledger/` so the portal can serve `/ledger/<path>` straight from the store:
+Reading is `archiver.ledger.reader` (the layout is described there). Full tiles are immutable;
+partial tiles are written at every width a publish ends on and kept, so any past checkpoint stays
+provable from tiles alone. Within one publish, hash tiles are written before entry bundles, so an
+entry bundle's presence means the tiles above it exist.
 
-    ledger/tile/<L>/<N>[.p/<W>]         hash tiles (C2SP tlog-tiles)
-    ledger/tile/entries/<N>[.p/<W>]     entry bundles
-    ledger/checkpoint                   the latest signed checkpoint (the one mutable pointer)
-    ledger/checkpoints/<size>           every checkpoint ever signed, kept
-    ledger/key                          the verifier key that signs them
-
-Full tiles are immutable; partial tiles are written at every width a publish ends on and kept, so
-any past checkpoint stays provable from tiles alone. Within one publish, hash tiles are written
-before entry bundles, so an entry bundle's presence means the tiles above it exist.
+One publisher at a time: callers that may run concurrently (an archive run and a clerk's
+`sunshine hold add`) hold `archiver.ledger.lock.publish_lock` around `append_entries` and
+`sign_checkpoint`; `sign_checkpoint` also refuses to replace the stored checkpoint with a smaller
+or inconsistent one, re-reading it just before it writes.
 """
 
 from __future__ import annotations
 
 import os
-import threading
 import weakref
-from collections import OrderedDict
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from archiver.canonical import canonical_json
-from archiver.errors import SunshineError
+from archiver.errors import IntegrityError, StoreUnavailableError, SunshineError
 from archiver.ledger import merkle, tiles
-from archiver.ledger.merkle import Address, ProofError
+from archiver.ledger.audit import verify_log
+from archiver.ledger.merkle import ProofError
 from archiver.ledger.note import (
     Checkpoint,
     NoteError,
     Signer,
     format_checkpoint,
     generate_signer,
-    open_note,
-    parse_checkpoint,
+    open_checkpoint,
     parse_signer_key,
     sign_note,
     signer_key,
 )
+from archiver.ledger.reader import (
+    CHECKPOINT_KEY,
+    CHECKPOINTS_PREFIX,
+    KEY_KEY,
+    LedgerObjectError,
+    LogReader,
+    StoreHashReader,
+    entries_key,
+    kept_checkpoint_key,
+    tile_key,
+)
 from archiver.ledger.tiles import TILE_HEIGHT, TILE_WIDTH
 from archiver.store import ObjectStore
-from archiver.store.keys import LEDGER_PREFIX
+
+__all__ = [  # the reader's names are re-exported: callers of the log need not know the split
+    "CHECKPOINTS_PREFIX", "CHECKPOINT_KEY", "KEY_KEY", "LogReader", "LogWriter", "StoreHashReader",
+    "append_entries", "entries_key", "entry_for_capture", "entry_for_event", "load_or_create_signer",
+    "published_size", "sign_checkpoint", "tile_key", "verifier_key", "verify_log",
+]
 
 HASH = merkle.HASH_SIZE
-CHECKPOINT_KEY = LEDGER_PREFIX + "checkpoint"
-CHECKPOINTS_PREFIX = LEDGER_PREFIX + "checkpoints/"
-KEY_KEY = LEDGER_PREFIX + "key"
 PUT_CONCURRENCY = 8
-_CACHE_LOCK = threading.Lock()  # portal threads share a LogReader's tile cache
-
-
-def tile_key(level: int, index: int, width: int = TILE_WIDTH) -> str:
-    return LEDGER_PREFIX + tiles.tile_path(level, index, width)
-
-
-def entries_key(index: int, width: int = TILE_WIDTH) -> str:
-    return LEDGER_PREFIX + tiles.entries_path(index, width)
+_STORE_FAILURES = (StoreUnavailableError, IntegrityError)  # never re-worded: callers act on the type
 
 
 # ---------------------------------------------------------------------------------------- entries
@@ -96,163 +97,6 @@ def _checked_entry(fields: dict) -> bytes:
     return data
 
 
-# ---------------------------------------------------------------------------------------- reading
-
-def _read_tile_bytes(store: ObjectStore, level: int | None, index: int, width: int) -> bytes:
-    """A tile's bytes at `width`, or the same prefix of the full tile or of a wider partial one.
-
-    A wider tile at the same index holds the narrower one as its prefix (C2SP tlog-tiles), which
-    covers a publish interrupted between its tiles.
-    """
-    key_of = entries_key if level is None else (lambda n, w: tile_key(level, n, w))
-    for candidate in [width, TILE_WIDTH, *range(width + 1, TILE_WIDTH)]:
-        key = key_of(index, candidate)
-        try:
-            data = store.get(key)
-        except KeyError:
-            continue
-        if level is None:
-            return data if candidate == width else _bundle_prefix(data, width, key)
-        if len(data) != candidate * HASH:
-            raise SunshineError(f"ledger object {key} is {len(data)} bytes, expected {candidate * HASH}")
-        return data[:width * HASH]
-    raise SunshineError(f"ledger object {key_of(index, width)} is missing")
-
-
-def _bundle_prefix(data: bytes, width: int, key: str) -> bytes:
-    try:
-        entries = tiles.decode_entry_bundle(data)
-    except ValueError as exc:
-        raise SunshineError(f"ledger object {key} is damaged: {exc}") from None
-    return tiles.encode_entry_bundle(entries[:width])
-
-
-class StoreHashReader:
-    """`merkle.HashReader` over the hash tiles of a tree of `size` leaves, with an LRU of tiles.
-
-    A subtree hash at a level between tile rows is computed from the tile's row below it; each
-    tile is expanded once into all its rows (255 hashes) and cached.
-    """
-
-    def __init__(self, store: ObjectStore, size: int, cache: OrderedDict | None = None,
-                 cache_tiles: int = 1024) -> None:
-        self.store, self.size = store, size
-        self.cache = cache if cache is not None else OrderedDict()
-        self.cache_tiles = cache_tiles
-
-    def _rows(self, tile_level: int, index: int) -> list[bytes]:
-        width = min(TILE_WIDTH, tiles.level_width(self.size, tile_level) - index * TILE_WIDTH)
-        if width <= 0:
-            raise ValueError(f"tile {tile_level}/{index} is outside a tree of size {self.size}")
-        cache_key = (tile_level, index, width)
-        with _CACHE_LOCK:
-            rows = self.cache.get(cache_key)
-            if rows is not None:
-                self.cache.move_to_end(cache_key)
-                return rows
-        row = _read_tile_bytes(self.store, tile_level, index, width)
-        rows = [row]
-        while len(row) >= 2 * HASH:
-            row = b"".join(merkle.node_hash(row[i:i + HASH], row[i + HASH:i + 2 * HASH])
-                           for i in range(0, len(row) - HASH, 2 * HASH))
-            rows.append(row)
-        with _CACHE_LOCK:
-            self.cache[cache_key] = rows
-            while len(self.cache) > self.cache_tiles:
-                self.cache.popitem(last=False)
-        return rows
-
-    def read_hashes(self, addresses: Sequence[Address]) -> list[bytes]:
-        out = []
-        for level, n in addresses:
-            if (n + 1) << level > self.size:
-                raise ValueError(f"subtree ({level}, {n}) is not complete in a tree of size {self.size}")
-            tile_level, within = divmod(level, TILE_HEIGHT)
-            per_tile = TILE_WIDTH >> within
-            row = self._rows(tile_level, n // per_tile)[within]
-            at = (n % per_tile) * HASH
-            out.append(row[at:at + HASH])
-        return out
-
-
-def _checkpoint_body(text: str) -> Checkpoint:
-    split = text.rfind("\n\n")
-    return parse_checkpoint(text[:split + 1] if split >= 0 else text)
-
-
-class LogReader:
-    """Proofs and entries from the store alone, so any portal host can answer them.
-
-    Sizes are bounded by the latest signed checkpoint: asking beyond it is a `ValueError` (a bad
-    request), never a hunt for tiles that do not exist. Missing or damaged tiles inside it raise
-    `SunshineError` naming the object. Safe to share between threads.
-    """
-
-    def __init__(self, store: ObjectStore, cache_tiles: int = 1024) -> None:
-        self.store = store
-        self._cache: OrderedDict = OrderedDict()
-        self._cache_tiles = cache_tiles
-        self._signed_size = -1
-
-    def _hashes(self, size: int) -> StoreHashReader:
-        if size > self._signed_size:
-            self._signed_size = self.size()  # re-read the checkpoint only when asked beyond it
-            if size > self._signed_size:
-                raise ValueError(f"tree size {size} is beyond the latest checkpoint (size {self._signed_size})")
-        return StoreHashReader(self.store, size, self._cache, self._cache_tiles)
-
-    def checkpoint(self) -> str:
-        """The latest signed checkpoint text; `SunshineError` if none has been signed."""
-        try:
-            return self.store.get(CHECKPOINT_KEY).decode()
-        except KeyError:
-            raise SunshineError("the ledger has no signed checkpoint yet; run an archive first") from None
-
-    def size(self) -> int:
-        """The size of the latest signed checkpoint (0 before the first)."""
-        try:
-            return _checkpoint_body(self.store.get(CHECKPOINT_KEY).decode()).size
-        except KeyError:
-            return 0
-
-    def root(self, size: int) -> bytes:
-        return merkle.tree_hash(size, self._hashes(size))
-
-    def leaf_hash(self, index: int, size: int | None = None) -> bytes:
-        size = self.size() if size is None else size
-        if not 0 <= index < size:
-            raise ValueError(f"leaf index {index} is not inside a tree of size {size}")
-        return self._hashes(size).read_hashes([(0, index)])[0]
-
-    def entry(self, index: int, size: int | None = None) -> bytes:
-        size = self.size() if size is None else size
-        if not 0 <= index < size:
-            raise ValueError(f"entry index {index} is not inside a log of size {size}")
-        self._hashes(size)  # bounds `size` by the checkpoint
-        bundle, within = divmod(index, TILE_WIDTH)
-        width = min(TILE_WIDTH, size - bundle * TILE_WIDTH)
-        data = _read_tile_bytes(self.store, None, bundle, width)
-        try:
-            return tiles.decode_entry_bundle(data)[within]
-        except (ValueError, IndexError):
-            raise SunshineError(f"ledger object {entries_key(bundle, width)} is damaged") from None
-
-    def inclusion_proof(self, index: int, size: int) -> list[bytes]:
-        return merkle.inclusion_proof(index, size, self._hashes(size))
-
-    def consistency_proof(self, old: int, new: int) -> list[bytes]:
-        return merkle.consistency_proof(old, new, self._hashes(new))
-
-    def inclusion_json(self, index: int, size: int) -> dict:
-        """The `/api/v1/proof/inclusion` body: `{"index", "size", "leaf_hash", "proof": [hex…], "root"}`."""
-        return {"index": index, "size": size, "leaf_hash": self.leaf_hash(index, size).hex(),
-                "proof": [h.hex() for h in self.inclusion_proof(index, size)], "root": self.root(size).hex()}
-
-    def consistency_json(self, old: int, new: int) -> dict:
-        """The `/api/v1/proof/consistency` body: `{"old", "new", "proof": [hex…]}`."""
-        return {"old": old, "new": new, "proof": [h.hex() for h in self.consistency_proof(old, new)]}
-
-
 # ---------------------------------------------------------------------------------------- writing
 
 class LogWriter:
@@ -265,11 +109,18 @@ class LogWriter:
 
     def __init__(self, store: ObjectStore) -> None:
         self.store = store
+        self.reader = LogReader(store)
         self.size: int | None = None
         self._rows: list[bytearray] = []
         self._pending: list[bytes] = []
 
     def _load(self, size: int) -> None:
+        """Re-load the right edge at `size` from the store's tiles.
+
+        A publish interrupted after some tiles may have left only a wider partial tile where this
+        size needs one; the tile is cut from it and stored at its own path, so every tile of a
+        tree this writer continues (and may sign) exists as readers fetch it.
+        """
         self.size, self._rows, self._pending = None, [], []
         if size < 0:
             raise ValueError(f"negative ledger index {size}")
@@ -278,31 +129,41 @@ class LogWriter:
             while tiles.level_width(size, level):
                 count = tiles.level_width(size, level)
                 width = count % TILE_WIDTH
-                row = _read_tile_bytes(self.store, level, count // TILE_WIDTH, width) if width else b""
+                row = self._edge_tile(level, count // TILE_WIDTH, width) if width else b""
                 self._rows.append(bytearray(row))
                 level += 1
             if size % TILE_WIDTH:
-                data = _read_tile_bytes(self.store, None, size // TILE_WIDTH, size % TILE_WIDTH)
+                data = self.reader.read_entry_bundle(size // TILE_WIDTH, size % TILE_WIDTH, search=True)
                 self._pending = tiles.decode_entry_bundle(data)
             elif size and not self.store.exists(entries_key(size // TILE_WIDTH - 1)):
-                raise SunshineError(f"ledger object {entries_key(size // TILE_WIDTH - 1)} is missing")
-        except (SunshineError, ValueError) as exc:
+                raise LedgerObjectError(f"ledger object {entries_key(size // TILE_WIDTH - 1)} is missing")
+        except (LedgerObjectError, ValueError) as exc:
             raise SunshineError(
                 f"cannot continue the ledger at index {size}: {exc}; re-publish the entries from the "
-                f"last checkpoint (size {LogReader(self.store).size()}) from the catalog"
+                f"last checkpoint (size {self.reader.size()}) from the catalog"
             ) from None
         self.size = size
+
+    def _edge_tile(self, level: int, index: int, width: int) -> bytes:
+        key = tile_key(level, index, width)
+        if self.store.exists(key):
+            return self.reader.read_tile(level, index, width)
+        row = self.reader.read_tile(level, index, width, search=True)
+        self.store.put(key, row)
+        return row
 
     def append(self, start_index: int, entries: Sequence[bytes]) -> None:
         """Publish entries [start_index, start_index + len(entries)); re-publishing is a no-op."""
         if self.size != start_index:
-            published = published_size(self.store)
+            published = self.reader.published_size()
             if start_index > published:
                 raise SunshineError(f"cannot continue the ledger at index {start_index}: only {published} "
                                     "entries are published; publish the missing ones first")
             overlap = min(len(entries), published - start_index)
             self._check_published(start_index, entries[:overlap])
             start_index, entries = start_index + overlap, entries[overlap:]
+            if not entries and start_index < published:
+                return  # all already published; the right edge is elsewhere, nothing to load
             self._load(start_index)
         self.size = None  # until this publish completes, state must be reloaded on error
         tile_writes: list[tuple[str, bytes]] = []
@@ -343,6 +204,9 @@ class LogWriter:
             # fsync or round trip.
             self._put_all(tile_writes)
             self._put_all(bundle_writes)
+        except _STORE_FAILURES:
+            self._rows, self._pending = [], []
+            raise
         except SunshineError as exc:
             self._rows, self._pending = [], []
             raise SunshineError(f"cannot publish ledger entries from {start_index}: {exc}; the "
@@ -366,7 +230,7 @@ class LogWriter:
         while index < start_index + len(entries):
             bundle, within = divmod(index, TILE_WIDTH)
             width = min(TILE_WIDTH, start_index + len(entries) - bundle * TILE_WIDTH)
-            published = tiles.decode_entry_bundle(_read_tile_bytes(self.store, None, bundle, width))
+            published = tiles.decode_entry_bundle(self.reader.read_entry_bundle(bundle, width, search=True))
             for offset in range(within, width):
                 if published[offset] != entries[bundle * TILE_WIDTH + offset - start_index]:
                     raise SunshineError(
@@ -403,23 +267,8 @@ def append_entries(store: ObjectStore, start_index: int, entries: Sequence[bytes
 
 
 def published_size(store: ObjectStore) -> int:
-    """How many entries the store's entry bundles hold (probes full bundles, then the last partial)."""
-    full = 0
-    if store.exists(entries_key(0)):
-        low, high = 1, 2  # bundle low-1 exists; bundle high-1 is not yet known to be missing
-        while store.exists(entries_key(high - 1)):
-            low, high = high, high * 2
-        while high - low > 1:  # now bundle high-1 is missing
-            mid = (low + high) // 2
-            if store.exists(entries_key(mid - 1)):
-                low = mid
-            else:
-                high = mid
-        full = low
-    for width in range(TILE_WIDTH - 1, 0, -1):
-        if store.exists(entries_key(full, width)):
-            return full * TILE_WIDTH + width
-    return full * TILE_WIDTH
+    """How many entries the store's entry bundles hold; see `LogReader.published_size`."""
+    return LogReader(store).published_size()
 
 
 # ---------------------------------------------------------------------------------------- signing
@@ -461,65 +310,63 @@ def verifier_key(signer: Signer) -> str:
 def sign_checkpoint(store: ObjectStore, signer: Signer, origin: str) -> str:
     """Sign a checkpoint of everything published and store it; refuse if history was rewritten.
 
-    The new tree must be consistent with the previous checkpoint (a consistency proof from the
-    tiles is verified against the previous signed root). Writes `ledger/key` (once),
+    The new tree must extend the stored checkpoint: at least as large, and consistent with it (a
+    consistency proof from the tiles is verified against its signed root). The stored checkpoint
+    is read again just before it is replaced, so even a publisher that ignored the publish lock
+    cannot move it backwards past this check. Writes `ledger/key` (once),
     `ledger/checkpoints/<size>` (kept) and `ledger/checkpoint` (the latest). Returns the text.
     """
-    size = published_size(store)
-    reader = StoreHashReader(store, size)
+    reader = LogReader(store)
+    size = reader.published_size()
+    hashes = reader.hashes(size)
     try:
-        root = merkle.tree_hash(size, reader)
+        root = merkle.tree_hash(size, hashes)
     except ValueError as exc:
         raise SunshineError(f"cannot compute the ledger root at size {size}: {exc}") from None
-    previous = _previous_checkpoint(store, signer)
-    if previous is not None:
-        if previous.origin != origin:
-            raise SunshineError(f"ledger/checkpoint is for origin {previous.origin!r}, not {origin!r}; "
-                                "a log's origin never changes")
-        if previous.size > size:
-            raise SunshineError(f"the published ledger has {size} entries but the last checkpoint has "
-                                f"{previous.size}: entries are missing; re-publish them from the catalog")
-        if previous.size:
-            try:
-                proof = merkle.consistency_proof(previous.size, size, reader)
-                merkle.verify_consistency(previous.size, size, previous.root, root, proof)
-            except ProofError:
-                raise SunshineError(
-                    f"ledger history was rewritten: the published tree of size {size} is not consistent "
-                    f"with the checkpoint of size {previous.size}; refusing to sign") from None
+    _check_extends(reader, signer, origin, size, root, hashes)
     vkey = verifier_key(signer) + "\n"
-    try:
-        existing_key = store.get(KEY_KEY).decode()
-    except KeyError:
+    existing_key = reader.read_key()
+    if existing_key is None:
         store.put(KEY_KEY, vkey.encode())
-    else:
-        if existing_key != vkey:
-            raise SunshineError(f"{KEY_KEY} holds another public key ({existing_key.strip()}); "
-                                "restore the original ledger key file instead of making a new one")
+    elif existing_key != vkey:
+        raise SunshineError(f"{KEY_KEY} holds another public key ({existing_key.strip()}); "
+                            "restore the original ledger key file instead of making a new one")
     text = sign_note(format_checkpoint(origin, size, root), [signer])
-    store.put(f"{CHECKPOINTS_PREFIX}{size}", text.encode())
+    store.put(kept_checkpoint_key(size), text.encode())
+    _check_extends(reader, signer, origin, size, root, hashes)
     store.put(CHECKPOINT_KEY, text.encode(), replace=True)
     return text
 
 
-def _previous_checkpoint(store: ObjectStore, signer: Signer) -> Checkpoint | None:
-    try:
-        text = store.get(CHECKPOINT_KEY).decode()
-    except KeyError:
+def _check_extends(reader: LogReader, signer: Signer, origin: str, size: int, root: bytes,
+                   hashes: merkle.HashReader) -> None:
+    """Refuse unless the tree (`size`, `root`) extends the stored checkpoint, if there is one."""
+    previous = _stored_checkpoint(reader, signer)
+    if previous is None:
+        return
+    if previous.origin != origin:
+        raise SunshineError(f"{CHECKPOINT_KEY} is for origin {previous.origin!r}, not {origin!r}; "
+                            "a log's origin never changes")
+    if previous.size > size:
+        raise SunshineError(f"the published ledger has {size} entries but {CHECKPOINT_KEY} signs "
+                            f"{previous.size}: refusing to move it backwards; re-publish the missing "
+                            "entries from the catalog")
+    if previous.size:
+        try:
+            proof = merkle.consistency_proof(previous.size, size, hashes)
+            merkle.verify_consistency(previous.size, size, previous.root, root, proof)
+        except ProofError:
+            raise SunshineError(
+                f"ledger history was rewritten: the published tree of size {size} is not consistent "
+                f"with the checkpoint of size {previous.size}; refusing to sign") from None
+
+
+def _stored_checkpoint(reader: LogReader, signer: Signer) -> Checkpoint | None:
+    text = reader.read_checkpoint()
+    if text is None:
         return None
     try:
-        note = open_note(text, [signer.verifier()])
-        return parse_checkpoint(note.text)
+        return open_checkpoint(text, [signer.verifier()])
     except NoteError as exc:
         raise SunshineError(f"{CHECKPOINT_KEY} does not verify with this log's key ({exc}); "
                             "refusing to sign over it") from None
-
-
-def verify_log(store: ObjectStore, verifier_key: str) -> list[str]:
-    """Audit the whole log from the store; a list of problems, each naming the object (empty = good).
-
-    See `archiver.ledger.audit.verify_log`.
-    """
-    from archiver.ledger.audit import verify_log as audit
-
-    return audit(store, verifier_key)

@@ -250,3 +250,16 @@ def parse_checkpoint(text: str) -> Checkpoint:
     if len(root) != 32:
         raise NoteError("malformed checkpoint: root is not 32 bytes")
     return Checkpoint(origin, int(size_text), root, tuple(lines[3:-1]))
+
+
+def peek_checkpoint(message: str) -> Checkpoint:
+    """The checkpoint in a signed note, signatures *not* checked: for notes this log signed itself
+    and only needs the size or root of (the catalog's audit trail, the latest size). Anything that
+    trusts the root must use `open_checkpoint`. `NoteError` if it does not parse."""
+    split = message.rfind("\n\n")
+    return parse_checkpoint(message[:split + 1] if split >= 0 else message)
+
+
+def open_checkpoint(message: str, verifiers: Sequence[Verifier]) -> Checkpoint:
+    """The checkpoint in a signed note whose signature by one of `verifiers` checks; `NoteError` if not."""
+    return parse_checkpoint(open_note(message, verifiers).text)

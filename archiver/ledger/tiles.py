@@ -16,6 +16,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 from archiver.errors import SunshineError
+from archiver.ledger.merkle import HASH_SIZE
 
 TILE_HEIGHT = 8
 TILE_WIDTH = 1 << TILE_HEIGHT
@@ -97,6 +98,50 @@ def parse_tile_path(path: str) -> TileRef:
 def level_width(size: int, level: int) -> int:
     """How many hashes tree level 8·`level` has in a tree of `size` leaves (complete subtrees only)."""
     return size >> (TILE_HEIGHT * level)
+
+
+def tile_width(size: int, level: int, index: int) -> int:
+    """The width of tile `index` at tile level `level` in a tree of `size` leaves (0: not there yet).
+
+    The same rule names an entry bundle's width (`level` 0): 256 when complete, else what is left.
+    """
+    return max(0, min(TILE_WIDTH, level_width(size, level) - index * TILE_WIDTH))
+
+
+@dataclass(frozen=True)
+class HashLocation:
+    """Where the hash of tree node (`level`, `n`) is found: hash tiles store only every 8th tree
+    level, so a level in between is row `row` of the tile's internal tree (row 0 is the stored
+    hashes, row k their k-th level of parents), at position `position` of that row."""
+
+    tile_level: int
+    tile_index: int
+    row: int
+    position: int
+
+
+def hash_location(level: int, n: int) -> HashLocation:
+    """The tile that holds tree node (`level`, `n`), per C2SP tlog-tiles ("which tile holds i")."""
+    tile_level, row = divmod(level, TILE_HEIGHT)
+    per_tile = TILE_WIDTH >> row
+    return HashLocation(tile_level, n // per_tile, row, n % per_tile)
+
+
+def cut_tile(data: bytes, level: int | None, width: int) -> bytes:
+    """The partial tile of `width` cut from the bytes of a wider tile at the same place.
+
+    A tile of width W is exactly the first W hashes (or entries) of any wider tile at the same
+    level and index (C2SP tlog-tiles), so a missing partial tile can be answered from a wider one.
+    `level` None means an entry bundle. `ValueError` if `data` is not a tile at least `width` wide.
+    """
+    if level is None:
+        entries = decode_entry_bundle(data)
+        if len(entries) < width:
+            raise ValueError(f"entry bundle holds {len(entries)} entries, fewer than {width}")
+        return encode_entry_bundle(entries[:width])
+    if len(data) % HASH_SIZE or len(data) < width * HASH_SIZE:
+        raise ValueError(f"hash tile is {len(data)} bytes, not a whole number of hashes of at least {width}")
+    return data[:width * HASH_SIZE]
 
 
 def tiles_for_size(size: int) -> Iterator[TileRef]:
