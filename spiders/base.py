@@ -23,7 +23,6 @@ import logging
 import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from http import HTTPStatus
 from typing import Any, ClassVar
 
@@ -33,6 +32,7 @@ from scrapy.exceptions import DontCloseSpider
 from scrapy.http import Request, Response
 from twisted.python.failure import Failure
 
+from archiver.clock import utc_now
 from archiver.config import SourceConfig
 from archiver.model import Capture, HttpExchange, MediaBlob, MediaRef, ParsedRecord, Tombstone
 
@@ -64,11 +64,6 @@ class Outcome:
 
 
 Handler = Callable[[Any, dict[str, Any]], Outcome]
-
-
-def utc_now() -> str:
-    """RFC 3339 UTC, whole seconds (`2026-11-25T09:53:46Z`), the form the archive records."""
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def redact_url(url: str) -> str:

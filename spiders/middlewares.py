@@ -25,7 +25,8 @@ from twisted.internet import defer, error
 from twisted.internet.task import deferLater
 from twisted.web.client import ResponseFailed
 
-from spiders.base import FETCHED_AT, utc_now
+from archiver.clock import utc_now
+from spiders.base import FETCHED_AT
 
 logger = logging.getLogger(__name__)
 
