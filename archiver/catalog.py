@@ -131,6 +131,17 @@ CREATE TABLE IF NOT EXISTS audit (
     action TEXT NOT NULL,
     details TEXT NOT NULL
 );
+-- Retention disposals (archiver.disposition): 'pending' with the intent certificate's bytes until
+-- every object it lists is deleted, then 'complete'; index_pending until its records left the index.
+CREATE TABLE IF NOT EXISTS dispositions (
+    disposition_id TEXT PRIMARY KEY,
+    status TEXT NOT NULL,
+    intent BLOB NOT NULL,
+    started_at TEXT NOT NULL,
+    certificate TEXT,
+    completed_at TEXT,
+    index_pending INTEGER NOT NULL DEFAULT 1
+);
 """
 
 
