@@ -1,8 +1,8 @@
 """The embedded object store: a folder, one file per key.
 
-Writes go to a temporary file in the same folder, are fsynced and renamed into place, then read back
-and re-hashed; only a matching hash makes the write count. That is the local equivalent of S3's
-server-side checksum.
+Writes go to a temporary file in the same folder, are fsynced and renamed into place, the folder is
+fsynced (so the new name survives a power cut), then the file is read back and re-hashed; only a
+matching hash makes the write count. That is the local equivalent of S3's server-side checksum.
 """
 
 from __future__ import annotations
@@ -10,12 +10,16 @@ from __future__ import annotations
 import os
 import tempfile
 from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import BinaryIO
 
 from archiver.canonical import sha256_hex
+from archiver.durable import fsync_folders, make_folder
 from archiver.errors import IntegrityError, SunshineError
 from archiver.store import PutItem, PutResult, StoredObject
+
+WRITE_THREADS = 8
 
 
 class LocalStore:
@@ -30,42 +34,49 @@ class LocalStore:
 
     def put(self, key: str, data: bytes, *, retain_days: int | None = None,
             replace: bool = False) -> PutResult:
-        written = self._write(key, data, replace=replace, sync=True)
-        return self._confirm(key, data) if written else PutResult(key, sha256_hex(data), len(data))
+        folders = self._write(key, data, replace=replace)
+        if folders is None:
+            return PutResult(key, sha256_hex(data), len(data))
+        fsync_folders(folders)
+        return self._confirm(key, data)
 
     def put_many(self, items: Sequence[PutItem]) -> list[PutResult]:
-        """Write every file, make them all durable with one filesystem sync, then verify each.
+        """Write every file (each fsynced), then fsync each folder they landed in once, then verify.
 
-        An fsync per small file costs milliseconds; one sync per batch costs about the same as one,
-        and the catalog only records the batch after this returns.
+        The writes run on a few threads: fsyncs issued together share the filesystem's journal
+        commits, so a batch costs a fraction of one fsync after another. Folders are fsynced once per
+        batch, not once per file. The catalog records the batch only after this returns.
         """
-        written = [self._write(item.key, item.data, replace=False, sync=False) for item in items]
-        if any(written):
-            os.sync()
-        return [self._confirm(item.key, item.data) if fresh else PutResult(item.key, sha256_hex(item.data),
-                                                                              len(item.data))
-                for item, fresh in zip(items, written, strict=True)]
+        if len(items) > 1:
+            with ThreadPoolExecutor(max_workers=WRITE_THREADS) as pool:
+                written = list(pool.map(lambda item: self._write(item.key, item.data, replace=False), items))
+        else:
+            written = [self._write(item.key, item.data, replace=False) for item in items]
+        fsync_folders(folder for folders in written if folders is not None for folder in folders)
+        return [self._confirm(item.key, item.data) if folders is not None
+                else PutResult(item.key, sha256_hex(item.data), len(item.data))
+                for item, folders in zip(items, written, strict=True)]
 
-    def _write(self, key: str, data: bytes, *, replace: bool, sync: bool) -> bool:
-        """Write `data` atomically; False if an identical object is already there."""
+    def _write(self, key: str, data: bytes, *, replace: bool) -> list[Path] | None:
+        """Write `data` atomically (its bytes fsynced); the folders to fsync to make its name durable,
+        or None if an identical object is already there."""
         path = self._path(key)
         if path.exists() and not replace:
             if sha256_hex(path.read_bytes()) != sha256_hex(data):
                 raise SunshineError(f"object {key} already exists with different content; not overwritten")
-            return False
-        path.parent.mkdir(parents=True, exist_ok=True)
+            return None
+        folders = [path.parent, *make_folder(path.parent)]
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
         try:
             with os.fdopen(fd, "wb") as handle:
                 handle.write(data)
-                if sync:
-                    handle.flush()
-                    os.fsync(handle.fileno())
+                handle.flush()
+                os.fsync(handle.fileno())
             os.replace(tmp, path)
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
             raise
-        return True
+        return folders
 
     def _confirm(self, key: str, data: bytes) -> PutResult:
         expected = sha256_hex(data)

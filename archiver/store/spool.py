@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import BinaryIO, NamedTuple
 
 from archiver.canonical import sha256_hex
-from archiver.durable import fsync_path
+from archiver.durable import fsync_folders, fsync_path, make_folder
 from archiver.errors import IntegrityError, StoreUnavailableError, SunshineError
 from archiver.store import ObjectStore, PutItem, PutResult, StoredObject
 
@@ -80,25 +80,27 @@ class SpoolingStore:
         return self.spool_dir / f"{name}.data", self.spool_dir / f"{name}.json"
 
     def _entry(self, key: str) -> _Entry | None:
-        data_path, meta_path = self._paths(key)
-        try:
-            entry = _Entry(**json.loads(meta_path.read_text("utf-8")))
-        except FileNotFoundError:
+        """The entry waiting under `key`; `SunshineError` if its files are there but unreadable."""
+        _data_path, meta_path = self._paths(key)
+        if not meta_path.exists():
             return None
-        return entry if data_path.is_file() else None
+        entry = _read_entry(meta_path)
+        if isinstance(entry, str):
+            raise SunshineError(entry)
+        return entry
 
     def _spool(self, key: str, data: bytes, retain_days: int | None, replace: bool, *,
                durable: bool = True) -> _Entry:
-        """Write data, then its description, each renamed into place; fsynced unless the caller
-        makes a whole batch durable at once (`put_many`: one filesystem sync for all)."""
-        self.spool_dir.mkdir(parents=True, exist_ok=True)
+        """Write data, then its description, each fsynced and renamed into place; the spool folder
+        is fsynced too, unless the caller does that once for a whole batch (`put_many`)."""
+        fsync_folders(make_folder(self.spool_dir))
         data_path, meta_path = self._paths(key)
         entry = _Entry(key, sha256_hex(data), len(data), retain_days, replace, time.time_ns())
-        _write_file(data_path, data, sync=durable)
+        _write_file(data_path, data)
         stored = sha256_hex(data_path.read_bytes())
         if stored != entry.sha256:
             raise IntegrityError(f"spool file {data_path}: read back sha256 {stored}, wrote {entry.sha256}")
-        _write_file(meta_path, json.dumps(entry.__dict__).encode("utf-8"), sync=durable)
+        _write_file(meta_path, json.dumps(entry.__dict__).encode("utf-8"))
         if durable:
             fsync_path(self.spool_dir)
         return entry
@@ -124,18 +126,24 @@ class SpoolingStore:
                                  f"{sha256_hex(data)}, expected {entry.sha256}; it was not uploaded")
         return data
 
-    def _entries(self) -> list[_Entry]:
+    def _entries(self) -> tuple[list[_Entry], list[str]]:
+        """The entries waiting, oldest first, and a sentence for each one that cannot be read.
+
+        An unreadable entry may be the only copy of an object, so it is never skipped: it counts
+        as pending (the run does not finish clean) and `drain` names it. A data file without its
+        description is not an entry: `_spool` writes the description last and `_unspool` removes
+        it first, so such a file was never confirmed or is already uploaded.
+        """
         if not self.spool_dir.is_dir():
-            return []
-        entries = []
-        for meta_path in self.spool_dir.glob("*.json"):
-            try:
-                entry = _Entry(**json.loads(meta_path.read_text("utf-8")))
-            except (OSError, ValueError, TypeError):
-                continue
-            if meta_path.with_suffix(".data").is_file():
+            return [], []
+        entries, unreadable = [], []
+        for meta_path in sorted(self.spool_dir.glob("*.json")):
+            entry = _read_entry(meta_path)
+            if isinstance(entry, str):
+                unreadable.append(entry)
+            else:
                 entries.append(entry)
-        return sorted(entries, key=lambda entry: (entry.spooled_at, entry.key))
+        return sorted(entries, key=lambda entry: (entry.spooled_at, entry.key)), unreadable
 
     # -- writes ---------------------------------------------------------------------------------
 
@@ -168,7 +176,7 @@ class SpoolingStore:
         if results is not None:
             return results
         entries = [self._admit(item.key, item.data, item.retain_days, False, durable=False) for item in items]
-        os.sync()  # the whole batch durable in the spool at once
+        fsync_path(self.spool_dir)  # every file was fsynced; one folder fsync makes all their names durable
         return [self._spooled(entry) for entry in entries]
 
     def _forward_batch(self, items: Sequence[PutItem]) -> list[PutResult] | None:
@@ -225,20 +233,21 @@ class SpoolingStore:
         return SpooledPutResult(entry.key, entry.sha256, entry.size)
 
     def pending(self) -> list[str]:
-        """Keys waiting in the spool, in the order they were written."""
-        return [entry.key for entry in self._entries()]
+        """Keys waiting in the spool, in the order they were written, then a sentence naming each
+        spool entry that cannot be read (it may hold an object S3 does not have yet)."""
+        entries, unreadable = self._entries()
+        return [entry.key for entry in entries] + unreadable
 
     def drain(self) -> DrainResult:
         """Upload what the spool holds, oldest first; stop at the first sign the remote is still away.
 
         An object that cannot be uploaded for good (the remote holds different bytes under its key, or
-        the spool file is damaged) stays in the spool and is named in the `SunshineError` raised after
-        everything else was uploaded.
+        the spool file is damaged or unreadable) stays in the spool and is named in the
+        `SunshineError` raised after everything else was uploaded.
         """
         uploaded: list[PutResult] = []
-        conflicts: list[str] = []
         with self._lock:
-            entries = self._entries()
+            entries, conflicts = self._entries()
             for entry in entries:
                 try:
                     data = self._spooled_bytes(entry)
@@ -297,7 +306,7 @@ class SpoolingStore:
         return self._entry(key) is not None or self.remote.exists(key)
 
     def list(self, prefix: str = "") -> Iterator[StoredObject]:
-        spooled = {entry.key: entry.size for entry in self._entries() if entry.key.startswith(prefix)}
+        spooled = {entry.key: entry.size for entry in self._entries()[0] if entry.key.startswith(prefix)}
         remote = {item.key: item for item in self.remote.list(prefix)}
         for key in sorted(spooled.keys() | remote.keys()):
             yield StoredObject(key, spooled[key]) if key in spooled else remote[key]
@@ -306,13 +315,29 @@ class SpoolingStore:
         self.remote.ping()
 
 
-def _write_file(path: Path, data: bytes, *, sync: bool) -> None:
+def _write_file(path: Path, data: bytes) -> None:
+    """Write `data` to `path` atomically, its bytes fsynced (the caller fsyncs the folder)."""
     tmp = path.with_name(f".tmp-{path.name}")
     with open(tmp, "wb") as handle:
         handle.write(data)
-        if sync:
-            handle.flush()
-            os.fsync(handle.fileno())
+        handle.flush()
+        os.fsync(handle.fileno())
     os.replace(tmp, path)
+
+
+def _read_entry(meta_path: Path) -> _Entry | str:
+    """A spool entry from its description file, or a sentence saying why it cannot be used."""
+    data_path = meta_path.with_suffix(".data")
+    fix = (f"it may be the only copy of an object not yet in the store: repair or upload it by hand, "
+           f"then remove {meta_path.name} from the spool")
+    try:
+        entry = _Entry(**json.loads(meta_path.read_text("utf-8")))
+        if not isinstance(entry.key, str) or not isinstance(entry.sha256, str):
+            raise TypeError("key and sha256 must be strings")
+    except (OSError, ValueError, TypeError) as exc:
+        return f"spool entry {meta_path} cannot be read ({exc}); {fix}"
+    if not data_path.is_file():
+        return f"spool entry {meta_path} for object {entry.key}: its data file {data_path.name} is missing; {fix}"
+    return entry
 
 
