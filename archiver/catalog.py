@@ -5,11 +5,15 @@ version ids), crawl progress, the ledger's write-ahead entries, holds and the au
 stays the system of record; the catalog is what lets a run decide quickly whether a capture is new,
 and what `verify` compares stored bytes against. One writer at a time (WAL mode); the portal never
 opens it.
+
+The schema has a version (`PRAGMA user_version`); opening a catalog applies the forward
+`MIGRATIONS` it lacks, all in one transaction, and refuses one newer than this code.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import sqlite3
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -17,6 +21,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from archiver.errors import SunshineError
+
+log = logging.getLogger(__name__)
+
+# The schema of the first release (version 1). `IF NOT EXISTS` because catalogs written before
+# schema versions (user_version 0) already hold these tables. A change goes into MIGRATIONS, never here.
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS records (
     record_id TEXT PRIMARY KEY,
@@ -131,9 +141,24 @@ CREATE TABLE IF NOT EXISTS audit (
     action TEXT NOT NULL,
     details TEXT NOT NULL
 );
--- Retention disposals (archiver.disposition): 'pending' with the intent certificate's bytes until
--- every object it lists is deleted, then 'complete'; index_pending until its records left the index.
-CREATE TABLE IF NOT EXISTS dispositions (
+"""
+
+
+@dataclass(frozen=True)
+class Migration:
+    """One forward step of the schema: `sql` (one or more statements) takes a catalog from
+    `version - 1` to `version`. Steps are never edited once released; a change is a new step."""
+
+    version: int
+    why: str
+    sql: str
+
+
+MIGRATIONS: tuple[Migration, ...] = (
+    Migration(1, "the first release's tables", SCHEMA),
+    Migration(2, "retention disposals: 'pending' with the intent certificate's bytes until every object it "
+                 "lists is deleted, then 'complete'; index_pending until its records left the index", """
+CREATE TABLE dispositions (
     disposition_id TEXT PRIMARY KEY,
     status TEXT NOT NULL,
     intent BLOB NOT NULL,
@@ -142,7 +167,56 @@ CREATE TABLE IF NOT EXISTS dispositions (
     completed_at TEXT,
     index_pending INTEGER NOT NULL DEFAULT 1
 );
-"""
+"""),
+    Migration(3, "a hold resolves whole threads: records by thread without a full scan",
+              "CREATE INDEX records_thread ON records(thread_id);"),
+)
+SCHEMA_VERSION = MIGRATIONS[-1].version
+
+
+def statements(script: str) -> list[str]:
+    """The statements of an SQL script, one by one (`executescript` would commit the transaction)."""
+    found, pending = [], ""
+    for line in script.splitlines(keepends=True):
+        pending += line
+        if sqlite3.complete_statement(pending):
+            found.append(pending.strip())
+            pending = ""
+    if pending.strip() and not pending.strip().startswith("--"):
+        raise ValueError(f"incomplete SQL statement: {pending.strip()[:80]!r}")
+    return found
+
+
+def migrate(db: sqlite3.Connection, path: Path) -> int:
+    """Bring the catalog at `path` to `SCHEMA_VERSION` in one transaction; the version it had.
+
+    Refuses a catalog newer than this code (it may hold what this code would misread or lose).
+    The version is read again under the write lock, so two processes opening an old catalog at
+    once migrate it once.
+    """
+    if _version(db) == SCHEMA_VERSION:
+        return SCHEMA_VERSION
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        found = _version(db)
+        if found > SCHEMA_VERSION:
+            raise SunshineError(
+                f"catalog {path} has schema version {found}, but this sunshine knows versions up to "
+                f"{SCHEMA_VERSION}: it was written by a newer release; upgrade sunshine to use it")
+        for step in MIGRATIONS:
+            if step.version > found:
+                for statement in statements(step.sql):
+                    db.execute(statement)
+        db.execute(f"PRAGMA user_version = {SCHEMA_VERSION:d}")
+    except BaseException:
+        db.execute("ROLLBACK")
+        raise
+    db.execute("COMMIT")
+    return found
+
+
+def _version(db: sqlite3.Connection) -> int:
+    return db.execute("PRAGMA user_version").fetchone()[0]
 
 
 @dataclass(frozen=True)
@@ -164,10 +238,22 @@ class Catalog:
         self.db.row_factory = sqlite3.Row
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA synchronous=FULL")
-        self.db.executescript(SCHEMA)
+        try:
+            found = migrate(self.db, self.path)
+        except BaseException:
+            self.db.close()
+            raise
+        if found != SCHEMA_VERSION:
+            log.info("catalog %s: schema version %d migrated to %d", self.path, found, SCHEMA_VERSION)
 
     def close(self) -> None:
         self.db.close()
+
+    def __enter__(self) -> Catalog:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
