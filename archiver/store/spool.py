@@ -46,6 +46,15 @@ class DrainResult(NamedTuple):
     pending: list[str]  # keys still waiting in the spool
 
 
+class DrainError(SunshineError):
+    """Some spooled objects could not be uploaded for good; `result` is what the drain did meanwhile
+    (the caller still records the version ids of what was uploaded)."""
+
+    def __init__(self, message: str, result: DrainResult) -> None:
+        super().__init__(message)
+        self.result = result
+
+
 @dataclass(frozen=True)
 class _Entry:
     key: str
@@ -269,8 +278,8 @@ class SpoolingStore:
                 self._offline_until = float("-inf")
             pending = self.pending()
         if conflicts:
-            raise SunshineError(f"{len(conflicts)} spooled object(s) in {self.spool_dir} were refused by the "
-                                f"store and kept: {'; '.join(conflicts)}")
+            raise DrainError(f"{len(conflicts)} spooled object(s) in {self.spool_dir} were refused by the "
+                             f"store and kept: {'; '.join(conflicts)}", DrainResult(uploaded, pending))
         return DrainResult(uploaded, pending)
 
     def delete(self, key: str, *, version_id: str | None = None) -> None:
