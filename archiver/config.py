@@ -8,7 +8,9 @@ sources name an environment variable (`token_env`), S3 keys come from the usual 
 
 from __future__ import annotations
 
+import ipaddress
 import os
+import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -138,18 +140,35 @@ def parse_config(data: dict[str, Any], path: Path) -> Config:
 def _public_url(reader: _Reader, table: dict[str, Any]) -> str | None:
     """`[portal] public_url`: an http(s) URL with a host and nothing after the path, no trailing slash."""
     reader.no_unknown(table, {"public_url"}, "portal")
-    url = reader.optional_string(table, "public_url", "portal")
-    if url is None:
-        return None
+    url = reader.optional_url(table, "public_url", "portal", "https://records.example.gov")
+    return url.rstrip("/") if url is not None else None
+
+
+# S3 general purpose bucket naming rules:
+# https://docs.aws.amazon.com/AmazonS3/latest/userguide/bucketnamingrules.html
+_BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+_BUCKET_PREFIXES = ("xn--", "sthree-", "amzn-s3-demo-")
+_BUCKET_SUFFIXES = ("-s3alias", "--ol-s3", ".mrap", "--x-s3", "--table-s3")
+# botocore's own rule for a region name (botocore.regions, `_validate_region_name`)
+_REGION = re.compile(r"^[a-zA-Z0-9](?:[a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?$")
+
+
+def bucket_name_problem(name: str) -> str | None:
+    """Why `name` is not a valid S3 bucket name, or None if it is (checked at load, because S3
+    would refuse it only at the first request, deep inside a run)."""
+    if not _BUCKET.match(name):
+        return "3 to 63 lowercase letters, digits, dots and hyphens, starting and ending with a letter or digit"
+    if ".." in name:
+        return "no two adjacent dots"
     try:
-        parts = urlsplit(url.strip())
-        parts.port  # noqa: B018 - raises ValueError for a port that is not a number
+        ipaddress.IPv4Address(name)
+        return "a name, not an IP address"
     except ValueError:
-        parts = None
-    if parts is None or parts.scheme not in ("http", "https") or not parts.hostname or parts.query \
-            or parts.fragment or parts.username:
-        raise reader._fail("portal", "public_url", "an http(s) URL such as \"https://records.example.gov\"", url)
-    return url.strip().rstrip("/")
+        pass
+    if name.startswith(_BUCKET_PREFIXES) or name.endswith(_BUCKET_SUFFIXES):
+        return (f"a name not starting with {', '.join(_BUCKET_PREFIXES)} nor ending with "
+                f"{', '.join(_BUCKET_SUFFIXES)} (reserved by S3)")
+    return None
 
 
 def _storage(reader: _Reader, table: dict[str, Any], base: Path) -> StorageConfig:
@@ -160,6 +179,11 @@ def _storage(reader: _Reader, table: dict[str, Any], base: Path) -> StorageConfi
     bucket = reader.optional_string(table, "bucket", "storage")
     if backend == "s3" and not bucket:
         raise ConfigError(f"{reader.path_name}: [storage] bucket: required when backend = \"s3\"")
+    if bucket is not None and (problem := bucket_name_problem(bucket)) is not None:
+        raise reader._fail("storage", "bucket", f"an S3 bucket name: {problem}", bucket)
+    region = reader.string(table, "region", "storage", "us-east-1")
+    if not _REGION.match(region):
+        raise reader._fail("storage", "region", "an AWS region name such as \"us-east-1\"", region)
     rules = []
     for index, rule in enumerate(reader.array(table, "retention", "storage")):
         where = f"storage.retention[{index}]"
@@ -175,8 +199,8 @@ def _storage(reader: _Reader, table: dict[str, Any], base: Path) -> StorageConfi
         backend=backend,
         path=reader.path(table, "path", "storage", base, "store"),
         bucket=bucket,
-        endpoint_url=reader.optional_string(table, "endpoint_url", "storage"),
-        region=reader.string(table, "region", "storage", "us-east-1"),
+        endpoint_url=reader.optional_url(table, "endpoint_url", "storage", "http://127.0.0.1:9000"),
+        region=region,
         prefix=reader.string(table, "prefix", "storage", ""),
         object_lock=reader.boolean(table, "object_lock", "storage", False),
         retention_days=reader.positive_int(table, "retention_days", "storage", 2555),
@@ -188,7 +212,7 @@ def _storage(reader: _Reader, table: dict[str, Any], base: Path) -> StorageConfi
 def _search(reader: _Reader, table: dict[str, Any], base: Path) -> SearchConfig:
     reader.no_unknown(table, {"backend", "path", "url", "index"}, "search")
     backend = reader.choice(table, "backend", "search", SEARCH_BACKENDS, "sqlite")
-    url = reader.optional_string(table, "url", "search")
+    url = reader.optional_url(table, "url", "search", "http://127.0.0.1:9200", path=False)
     if backend == "elasticsearch" and not url:
         raise ConfigError(f"{reader.path_name}: [search] url: required when backend = \"elasticsearch\"")
     return SearchConfig(
@@ -268,6 +292,25 @@ class _Reader:
         if value not in options:
             raise self._fail(where, key, f"one of {', '.join(options)}", value)
         return value
+
+    def optional_url(self, data: dict[str, Any], key: str, where: str, example: str, *,
+                     path: bool = True) -> str | None:
+        """An http(s) URL with a host, a valid port if any, and no credentials, query or fragment
+        (credentials never live in the file); without `path`, nothing after the port but "/"."""
+        url = self.optional_string(data, key, where)
+        if url is None:
+            return None
+        expected = f"an http(s) URL such as \"{example}\"" + ("" if path else " (scheme, host and port only)")
+        try:
+            parts = urlsplit(url.strip())
+            parts.port  # noqa: B018 - raises ValueError for a port that is not a number or out of range
+        except ValueError:
+            raise self._fail(where, key, expected, url) from None
+        if parts.scheme not in ("http", "https") or not parts.hostname or parts.query or parts.fragment \
+                or parts.username or parts.password or any(char.isspace() for char in url.strip()) \
+                or (not path and parts.path not in ("", "/")):
+            raise self._fail(where, key, expected, url)
+        return url.strip()
 
     def optional_choice(self, data: dict[str, Any], key: str, where: str,
                         options: tuple[str, ...]) -> str | None:

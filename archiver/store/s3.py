@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 
 import boto3
 from botocore.config import Config as BotoConfig
-from botocore.exceptions import ClientError, HTTPClientError, NoCredentialsError
+from botocore.exceptions import BotoCoreError, ClientError, HTTPClientError, NoCredentialsError
 from botocore.exceptions import ConnectionError as BotoConnectionError
 
 from archiver.canonical import sha256_hex
@@ -83,12 +83,20 @@ def make_client(endpoint_url: str | None, region: str, *, access_key: str | None
         s3={"addressing_style": "path"}, max_pool_connections=max_connections,
         request_checksum_calculation="when_required", response_checksum_validation="when_required",
     )
-    session = boto3.session.Session(aws_access_key_id=access_key, aws_secret_access_key=secret_key,
-                                     region_name=region)
-    if session.get_credentials() is None:
+    try:
+        session = boto3.session.Session(aws_access_key_id=access_key, aws_secret_access_key=secret_key,
+                                         region_name=region)
+        credentials = session.get_credentials()
+    except BotoCoreError as exc:  # e.g. AWS_PROFILE names a profile that does not exist
+        raise SunshineError(f"S3 session refused by botocore: {exc}") from None
+    if credentials is None:
         raise SunshineError("no S3 credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY "
                             "(or configure an AWS profile)")
-    return session.client("s3", endpoint_url=endpoint_url, config=config)
+    try:
+        return session.client("s3", endpoint_url=endpoint_url, config=config)
+    except (BotoCoreError, ValueError) as exc:  # botocore raises a bare ValueError for a bad endpoint
+        raise SunshineError(f"S3 client refused by botocore ([storage] endpoint_url = {endpoint_url!r}, "
+                            f"region = {region!r}): {exc}") from None
 
 
 class S3Store:
