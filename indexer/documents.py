@@ -50,9 +50,13 @@ def excerpt(text: str, limit: int = EXCERPT_CHARS) -> str:
     return clean if len(clean) <= limit else clean[:limit].rstrip() + "…"
 
 
-def next_day(date: str) -> str:
-    """The YYYY-MM-DD after `date`: an inclusive `to` date is `created_at < next_day(to)`."""
-    return (dt.date.fromisoformat(date) + dt.timedelta(days=1)).isoformat()
+def next_day(date: str) -> str | None:
+    """The YYYY-MM-DD after `date`: an inclusive `to` date is `created_at < next_day(to)`.
+
+    None after 9999-12-31, the last date there is: nothing is created later, so there is no bound.
+    """
+    day = dt.date.fromisoformat(date)
+    return None if day == dt.date.max else (day + dt.timedelta(days=1)).isoformat()
 
 
 # Bidi controls, zero-width and BOM characters separate words: unicode61 would otherwise keep them

@@ -28,14 +28,22 @@ import threading
 import time
 import unicodedata
 from collections.abc import Iterable, Iterator, Sequence
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime
 from itertools import islice
 from queue import Empty, Queue
 from typing import Any
+from urllib.parse import urlsplit
 
 from elastic_transport import ConnectionError as TransportConnectionError
 from elastic_transport import TransportError
-from elasticsearch import ApiError, BadRequestError, Elasticsearch, NotFoundError, helpers
+from elasticsearch import (
+    ApiError,
+    BadRequestError,
+    Elasticsearch,
+    NotFoundError,
+    UnsupportedProductError,
+    helpers,
+)
 
 from archiver.errors import SunshineError
 from archiver.model import RecordDoc
@@ -46,9 +54,18 @@ from indexer.documents import (
     doc_from_json_text,
     doc_to_json_text,
     excerpt,
+    next_day,
     searchable_text,
 )
-from indexer.query import Clause, QueryError, TextQuery, parse_text, simple_query_string
+from indexer.query import (
+    Clause,
+    QueryError,
+    SearchTooCostly,
+    TextQuery,
+    bounded_text,
+    parse_text,
+    simple_query_string,
+)
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +76,7 @@ WHOLE_TEXT_CHARS = 1000  # as the SQLite backend: shorter texts are highlighted 
 SNIPPET_CHARS = 300
 MAX_ANALYZED_OFFSET = 1_000_000  # the index default; past it a text is shown from its start, never refused
 FACET_SIZE = 500
+QUERY_BUDGET_SECONDS = 3.0  # as SQLite's: a search still running then is stopped (`timeout`), a 400
 SIMPLE_QUERY_FLAGS = "AND|OR|NOT|PHRASE|PREFIX|WHITESPACE"
 _KEYWORDS = ("record_id", "platform", "account", "kind", "status", "thread_id", "parent_id")
 _SEARCHED = ("text", "author")
@@ -74,20 +92,28 @@ _AGGREGATIONS: dict[str, Any] = {
 class ElasticIndex:
     """The read model on Elasticsearch; `index` is the alias readers use."""
 
-    def __init__(self, url: str, index: str = "sunshine", *, request_timeout: float = 30.0) -> None:
+    def __init__(self, url: str, index: str = "sunshine", *, request_timeout: float = 30.0,
+                 query_budget: float = QUERY_BUDGET_SECONDS) -> None:
         if not url:
             raise SunshineError("search backend 'elasticsearch' needs [search] url = \"http://host:9200\"")
         self.url = url
         self.alias = index
-        self._es = Elasticsearch(url, request_timeout=request_timeout, max_retries=1,
-                                 retry_on_timeout=False)
+        self.query_budget = query_budget
+        try:
+            if urlsplit(url).scheme not in ("http", "https"):
+                raise ValueError("the scheme must be http or https")
+            self._es = Elasticsearch(url, request_timeout=request_timeout, max_retries=1,
+                                     retry_on_timeout=False)
+        except ValueError as exc:  # a malformed URL, found where it is used: never a portal 500
+            raise SunshineError(f"[search] url {url!r} is not an Elasticsearch URL such as "
+                                f"\"http://localhost:9200\": {exc}") from None
 
     # -- writing ---------------------------------------------------------------------------------
 
     def upsert(self, docs: Iterable[RecordDoc]) -> int:
         """Index or replace records by record_id, then refresh so the next search sees them."""
         with self._errors():
-            if not self._es.indices.exists(index=self.alias):  # an alias, or an index of that name
+            if not self._alias_exists():  # an alias, or an index of that name
                 self._swap_alias(self._create_index())
             written = self._bulk(self.alias, docs)
             self._es.indices.refresh(index=self.alias)
@@ -98,7 +124,7 @@ class ElasticIndex:
         actions = ({"_op_type": "delete", "_index": self.alias, "_id": record_id} for record_id in record_ids)
         removed = 0
         with self._errors():
-            if not self._es.indices.exists(index=self.alias):
+            if not self._alias_exists():
                 return 0
             for ok, item in helpers.streaming_bulk(self._es, actions, chunk_size=1000, raise_on_error=False,
                                                    max_retries=5, initial_backoff=0.5, max_backoff=30):
@@ -145,6 +171,13 @@ class ElasticIndex:
             raise SunshineError(f"Elasticsearch rejected {len(failed)} of {written + len(failed)} "
                                 f"records, the rest were written: {shown}{more}")
         return written
+
+    def _alias_exists(self) -> bool:
+        """Whether the alias (or an index of that name) exists; a 404 from another server is an error."""
+        found = self._es.indices.exists(index=self.alias)
+        if not found and found.meta.headers.get("X-Elastic-Product") != "Elasticsearch":
+            raise _foreign_error(self.url, found.meta.status)
+        return bool(found)
 
     def _create_index(self, loading: bool = False) -> str:
         stamp = datetime.now(UTC).strftime("%Y%m%d%H%M%S%f")
@@ -226,7 +259,8 @@ class ElasticIndex:
         with self._errors():
             try:
                 found = self._es.get(index=self.alias, id=key, source_includes=["doc"])
-            except NotFoundError:
+            except NotFoundError as exc:
+                _raise_if_foreign(exc)
                 return None
         return doc_from_json_text(found["_source"]["doc"])
 
@@ -257,13 +291,15 @@ class ElasticIndex:
         if start + query.per_page > MAX_WINDOW:
             raise QueryError(f"results past the first {MAX_WINDOW:,} cannot be paged to; narrow the search")
         es_query = build_query(query)
-        searched = bool(parse_text(query.text).required)  # as SQLite: a positive match to highlight
+        searched = bool(bounded_text(query.text).required)  # as SQLite: a positive match to highlight
         sort: list[Any] = [{"created_at": "desc"}, {"record_id": "asc"}]
         if query.text.strip():
             sort.insert(0, "_score")
-        counting = {"query": es_query, "size": 0, "track_total_hits": True, "aggs": _AGGREGATIONS}
+        budget = f"{round(self.query_budget * 1000)}ms"  # each shard stops there and says `timed_out`
+        counting = {"query": es_query, "size": 0, "track_total_hits": True, "aggs": _AGGREGATIONS,
+                    "timeout": budget}
         paging: dict[str, Any] = {
-            "query": es_query, "from": start, "size": query.per_page, "sort": sort, "track_total_hits": False,
+            "query": es_query, "timeout": budget, "from": start, "size": query.per_page, "sort": sort, "track_total_hits": False,
             "_source": {"includes": ["doc"]},
             # One passage of up to WHOLE_TEXT_CHARS: a shorter text comes back whole, a longer one as
             # the best passage (never the megabytes), cut to a snippet in `_highlight`.
@@ -280,6 +316,8 @@ class ElasticIndex:
         preference = hashlib.sha256(json.dumps(es_query, sort_keys=True).encode()).hexdigest()[:16]
         counted, paged = self._msearch([({"request_cache": True, "preference": preference}, counting),
                                         ({"preference": preference}, paging)])
+        if counted.get("timed_out") or paged.get("timed_out"):  # partial results: not the answer
+            raise SearchTooCostly(self.query_budget)
         hits = []
         for hit in paged["hits"]["hits"]:
             record = doc_from_json_text(hit["_source"]["doc"])
@@ -325,7 +363,8 @@ class ElasticIndex:
         with self._errors():
             try:
                 pit = self._es.open_point_in_time(index=self.alias, keep_alive="2m")["id"]
-            except NotFoundError:
+            except NotFoundError as exc:
+                _raise_if_foreign(exc)
                 return
         try:
             after: list[Any] | None = None
@@ -351,20 +390,26 @@ class ElasticIndex:
         with self._errors():
             try:
                 return self._es.search(index=self.alias, **kwargs).body
-            except NotFoundError:  # nothing indexed yet: an empty archive, not an outage
+            except NotFoundError as exc:  # nothing indexed yet: an empty archive, not an outage
+                _raise_if_foreign(exc)
                 return {"hits": {"total": {"value": 0}, "hits": []}, "aggregations": {}}
 
     def ping(self) -> None:
         try:
             health = self._es.options(request_timeout=5).cluster.health()
-        except (ApiError, TransportError) as exc:
+        except ApiError as exc:
+            if _is_foreign(exc):
+                raise _foreign_error(self.url, exc.meta.status) from exc
+            raise SunshineError(f"Elasticsearch at {self.url} is not answering: {_short(exc)}") from exc
+        except TransportError as exc:
             raise SunshineError(f"Elasticsearch at {self.url} is not answering: {_short(exc)}") from exc
         if health.get("status") == "red":
             raise SunshineError(f"Elasticsearch at {self.url} is not answering: cluster health is red")
         with self._errors():
             try:
                 names = list(self._es.indices.get_alias(name=self.alias))
-            except NotFoundError:
+            except NotFoundError as exc:
+                _raise_if_foreign(exc)
                 return  # nothing indexed yet: searches answer with no results
         if names and not any(f"-v{SCHEMA_VERSION}-" in name for name in names):
             raise SunshineError(f"the search index '{self.alias}' at {self.url} was built by another version "
@@ -387,7 +432,11 @@ class _ErrorMap:
         return None
 
     def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: object) -> bool:
-        if exc is None or isinstance(exc, (SunshineError, NotFoundError)):
+        if exc is None or isinstance(exc, SunshineError):
+            return False
+        if isinstance(exc, ApiError) and _is_foreign(exc):
+            raise _foreign_error(self.url, exc.meta.status) from exc
+        if isinstance(exc, NotFoundError):
             return False
         if isinstance(exc, BadRequestError) and _is_query_fault(exc):
             raise QueryError(f"the search could not be run: {_reason(exc.body)}") from exc
@@ -453,14 +502,14 @@ def build_query(query: SearchQuery) -> dict[str, Any]:
     """The bool query for a validated `SearchQuery`: text via simple_query_string, filters as terms."""
     filters: list[dict[str, Any]] = [{"term": {name: getattr(query, name)}}
                                      for name in FACET_FIELDS if getattr(query, name)]
-    if query.date_from or query.date_to:
-        bounds: dict[str, str] = {"format": "strict_date"}
-        if query.date_from:
-            bounds["gte"] = query.date_from
-        if query.date_to:  # inclusive day: everything before the next midnight
-            bounds["lt"] = (date.fromisoformat(query.date_to) + timedelta(days=1)).isoformat()
-        filters.append({"range": {"created_at": bounds}})
-    terms = FTS5_TERMS.query(parse_text(query.text))
+    bounds: dict[str, str] = {}
+    if query.date_from:
+        bounds["gte"] = query.date_from
+    if query.date_to and (end := next_day(query.date_to)) is not None:
+        bounds["lt"] = end  # inclusive day: everything before the next midnight
+    if bounds:
+        filters.append({"range": {"created_at": {"format": "strict_date", **bounds}}})
+    terms = FTS5_TERMS.query(bounded_text(query.text))
     if terms.is_empty:
         return {"bool": {"filter": filters}}
     # Matched on FTS5's own terms; ranked as SQLite ranks (bm25, text weighing twice the author).
@@ -623,6 +672,28 @@ def restore_highlight(original: str, fragment: str) -> str:
         pieces.append(source[positions[i]:nxt])  # with any combining marks that followed it
     pieces.append(marks.get(end, ""))
     return "".join(pieces)
+
+
+def _is_foreign(exc: ApiError) -> bool:
+    """Whether an HTTP answer came from something other than Elasticsearch (a web page, another API).
+
+    Elasticsearch names itself in `X-Elastic-Product` on every answer, errors included; the client
+    checks that only on successes. A 5xx without it is a proxy in front of a node that is down.
+    """
+    if isinstance(exc, UnsupportedProductError):
+        return True
+    return exc.meta.status < 500 and exc.meta.headers.get("X-Elastic-Product") != "Elasticsearch"
+
+
+def _raise_if_foreign(exc: NotFoundError) -> None:
+    """Re-raise a 404 that did not come from Elasticsearch, so `_ErrorMap` reports the URL."""
+    if _is_foreign(exc):
+        raise exc
+
+
+def _foreign_error(url: str, status: int) -> SunshineError:
+    return SunshineError(f"{url} answered HTTP {status} but is not Elasticsearch "
+                         "(no X-Elastic-Product header): check [search] url in the config")
 
 
 def _is_query_fault(exc: BadRequestError) -> bool:

@@ -2,9 +2,9 @@
 
 `snippet()` scores every candidate window around every match, so its cost grows with the square of
 the number of matches: a 1 MB hostile text repeating one word takes minutes. Instead a long text is
-cut into short chunks at whitespace, the chunks go into a throwaway in-memory FTS5 table with the same
-tokenizer, and the best-ranked chunk that matches the query is highlighted with `highlight()`, which is
-linear. If no single chunk matches the whole query (its words are far apart), the best chunk matching
+cut into short chunks at whitespace, the chunks go into a throwaway in-memory FTS5 table with the
+index's own tokenizer (`FTS5_TOKENIZE`), and the best-ranked chunk that matches the query is
+highlighted with `highlight()`, which is linear. If no single chunk matches the whole query (its words are far apart), the best chunk matching
 any of its clauses is used; if none does (the match was in the author), the text's start is shown.
 """
 
@@ -14,7 +14,7 @@ import re
 import sqlite3
 
 from indexer import HIGHLIGHT_END, HIGHLIGHT_START
-from indexer.documents import excerpt
+from indexer.documents import FTS5_TOKENIZE, excerpt
 from indexer.query import TextQuery, fts5_clause
 
 CHUNK_CHARS = 300
@@ -31,9 +31,8 @@ def long_text_highlight(text: str, query: TextQuery, positive: str) -> str:
     any_clause = " OR ".join(fts5_clause(clause) for _, clause in query.required)
     connection = sqlite3.connect(":memory:")
     try:
-        connection.execute(
-            "CREATE VIRTUAL TABLE chunk USING fts5 (text, tokenize = 'porter unicode61 remove_diacritics 2')"
-        )
+        # The index's own tokenizer: a word the index matched must match here too (bidi-isolated words).
+        connection.execute(f'CREATE VIRTUAL TABLE chunk USING fts5 (text, tokenize = "{FTS5_TOKENIZE}")')
         pieces = chunks(text)
         connection.executemany("INSERT INTO chunk (rowid, text) VALUES (?, ?)", enumerate(pieces))
         for expression in (positive, any_clause):

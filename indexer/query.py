@@ -63,6 +63,14 @@ class QueryError(SunshineError):
     """A search query string the portal cannot run; the message says what to change."""
 
 
+class SearchTooCostly(QueryError):
+    """A search a backend stopped at its time budget: the search's fault, never an outage."""
+
+    def __init__(self, budget_seconds: float) -> None:
+        super().__init__(f"the search was stopped after {budget_seconds:g} s, the most one search may take: "
+                         "use fewer prefix searches (word*) or longer ones, more words, or filters")
+
+
 # --- the query string -------------------------------------------------------------------------------
 
 

@@ -17,8 +17,8 @@ link changed) and move to the new generation. There must be only one writing pro
 
 Schema. `records` holds the filter columns and the record's canonical JSON (`doc`), which is what
 comes back, so hostile text round-trips exactly. `records_fts` indexes the record's `text` and its
-`author` (so a search for a person finds what they wrote) with
-`tokenize = 'porter unicode61 remove_diacritics 2'`: "arrest" finds "arrested", "cafe" finds "café".
+`author` (so a search for a person finds what they wrote) with `FTS5_TOKENIZE` (porter, unicode61,
+remove_diacritics 2, bidi controls as separators): "arrest" finds "arrested", "cafe" finds "café".
 
 Search semantics (shared with Elasticsearch; see `indexer.query` for the text language): ranked by
 bm25 (text weighs twice the author), then newest first; without text, newest first. Filters are exact
@@ -54,7 +54,7 @@ from indexer.documents import (
     searchable_text,
 )
 from indexer.fts5_snippet import long_text_highlight
-from indexer.query import TextQuery, fts5_match_parts, parse_text
+from indexer.query import QueryError, SearchTooCostly, TextQuery, bounded_text, fts5_match_parts
 
 SCHEMA_VERSION = 3  # 2: bidi controls separate words; 3: facet_days and covering indexes
 BATCH = 2000
@@ -63,6 +63,8 @@ WHOLE_TEXT_CHARS = 1000  # shorter texts are highlighted whole; longer ones as a
 STALE_BUILD_SECONDS = 24 * 3600
 READER_MMAP_BYTES = 1 << 30  # address space only; the OS page cache holds the data
 READER_CACHE_KIB = 32 * 1024  # per pooled reader
+QUERY_BUDGET_SECONDS = 3.0  # the most one search may take; past it the search is stopped (a 400)
+PROGRESS_STEPS = 1000  # SQLite VM instructions between looks at the clock (a look costs ~1 us)
 
 _SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS records (
@@ -139,8 +141,9 @@ _HIGHLIGHT = (  # long texts are highlighted by indexer.fts5_snippet instead (sn
 class SqliteIndex:
     """`indexer.SearchIndex` on SQLite FTS5 (see the module docstring for files and concurrency)."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, query_budget: float = QUERY_BUDGET_SECONDS) -> None:
         self.path = Path(path)
+        self.query_budget = query_budget
         self._write_lock = threading.RLock()
         self._writer: sqlite3.Connection | None = None
         self._writer_target: Path | None = None
@@ -376,11 +379,11 @@ class SqliteIndex:
         return [doc_from_json_text(row[0]) for row in rows]
 
     def search(self, query: SearchQuery) -> SearchPage:
-        text_query = parse_text(query.text)
+        text_query = bounded_text(query.text)
         positive, excluded = fts5_match_parts(text_query)
         conditions, params = _filters(query)
         offset = (query.page - 1) * query.per_page
-        with self._reader() as connection:
+        with self._reader() as connection, _budget(connection, self.query_budget):
             if positive is None and excluded is None:
                 # No text: counted from facet_days, paged off records_newest; no record row is read.
                 facets, timeline = _aggregate_days(connection, query)
@@ -427,6 +430,27 @@ def _create_schema(target: Path, triggers: bool = True) -> sqlite3.Connection:
     connection.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
     connection.execute("PRAGMA journal_mode = WAL")
     return connection
+
+
+@contextlib.contextmanager
+def _budget(connection: sqlite3.Connection, seconds: float) -> Iterator[None]:
+    """Interrupt the connection's statements once `seconds` have passed (`SearchTooCostly`).
+
+    FTS5 errors are the search's fault here (a `QueryError`), never a damaged index: every MATCH
+    expression comes from `indexer.query`, so one FTS5 refuses is a search it cannot parse.
+    """
+    deadline = time.monotonic() + seconds
+    connection.set_progress_handler(lambda: time.monotonic() > deadline, PROGRESS_STEPS)
+    try:
+        yield
+    except sqlite3.OperationalError as exc:
+        if str(exc) == "interrupted":
+            raise SearchTooCostly(seconds) from exc
+        if str(exc).startswith(("fts5: syntax error", "fts5: parser stack overflow")):
+            raise QueryError(f"the search could not be run: {exc}") from exc
+        raise
+    finally:
+        connection.set_progress_handler(None, 0)
 
 
 def _remove_database(database: Path) -> None:
@@ -480,9 +504,9 @@ def _filters(query: SearchQuery, prefix: str = "r.", date_column: str = "created
     if query.date_from:
         conditions.append(f"{prefix}{date_column} >= ?")
         params.append(query.date_from)
-    if query.date_to:
+    if query.date_to and (end := next_day(query.date_to)) is not None:
         conditions.append(f"{prefix}{date_column} < ?")
-        params.append(next_day(query.date_to))
+        params.append(end)
     return conditions, params
 
 

@@ -9,6 +9,7 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from elasticsearch import Elasticsearch
@@ -19,7 +20,7 @@ from archiver.errors import SunshineError
 from archiver.model import RecordDoc
 from indexer import HIGHLIGHT_END, HIGHLIGHT_START, SearchQuery
 from indexer.elastic import FTS5_TERMS, FTS5_TOKENIZE, ElasticIndex, index_form, restore_highlight
-from indexer.query import QueryError, parse_search_args
+from indexer.query import QueryError, SearchTooCostly, parse_search_args
 
 
 def record(n: int, text: str = "", created_at: str | None = None, **fields: object) -> RecordDoc:
@@ -203,3 +204,73 @@ def test_ping_asks_for_a_reindex_when_the_index_is_from_another_schema(index: El
     index.rebuild([record(1)])
     index.ping()
     assert len(_backing(es_url, index.alias)) == 1
+
+
+@pytest.mark.parametrize("url", ["localhost-9200", "localhost:9200", "http://localhost", "ftp://host:9200",
+                                 "http://host:99999"])
+def test_a_malformed_url_is_a_clear_error_where_the_client_is_opened(url: str) -> None:
+    with pytest.raises(SunshineError, match=r"\[search\] url .* is not an Elasticsearch URL such as"):
+        ElasticIndex(url, "sunshine")
+
+
+class _NotElasticsearch(BaseHTTPRequestHandler):
+    """Answers every request like a web server or another API would: HTML, or a JSON 404."""
+
+    answer_html = True
+
+    def _answer(self) -> None:
+        html = type(self).answer_html
+        body = b"<html><body>It works!</body></html>" if html else b'{"error": "no route"}'
+        self.send_response(200 if html else 404)
+        self.send_header("Content-Type", "text/html" if html else "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(body)
+
+    do_GET = do_HEAD = do_PUT = do_POST = do_DELETE = _answer
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.mark.parametrize("answer_html", [True, False], ids=["html-200", "json-404"])
+def test_a_server_that_is_not_elasticsearch_is_named_in_a_clear_error(answer_html: bool) -> None:
+    handler = type("Handler", (_NotElasticsearch,), {"answer_html": answer_html})
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_port}"
+    idx = ElasticIndex(url, "sunshine")
+    try:
+        for call in (lambda: idx.rebuild([record(1)]), lambda: idx.upsert([record(1)]), idx.ping,
+                     lambda: idx.search(SearchQuery(text="a")), lambda: idx.get("bluesky-1"),
+                     lambda: idx.thread("bluesky-1"), idx.counts, lambda: idx.delete(["bluesky-1"])):
+            with pytest.raises(SunshineError, match=f"{url} answered HTTP .* but is not Elasticsearch"):
+                call()
+    finally:
+        idx.close()
+        server.shutdown()
+        server.server_close()
+
+
+def test_each_search_carries_the_time_budget_and_a_timed_out_answer_is_not_shown(
+    index: ElasticIndex, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    index.upsert([record(1, text="arrest downtown")])
+    sent: list[dict] = []
+    real_msearch = index._es.msearch
+
+    def spying(**kwargs: object):
+        sent.extend(body for body in kwargs["searches"] if "query" in body)
+        return real_msearch(**kwargs)
+
+    monkeypatch.setattr(index._es, "msearch", spying)
+    assert index.search(SearchQuery(text="arrest")).total == 1
+    assert sent and all(body["timeout"] == "3000ms" for body in sent)
+
+    class TimedOut:
+        body = {"responses": [{"timed_out": True, "hits": {"total": {"value": 0}, "hits": []}}] * 2}
+
+    monkeypatch.setattr(index._es, "msearch", lambda **kwargs: TimedOut())
+    with pytest.raises(SearchTooCostly, match=r"stopped after 3 s"):
+        index.search(SearchQuery(text="arrest"))

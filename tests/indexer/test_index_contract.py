@@ -10,10 +10,12 @@ holding the phrase against a long one).
 from __future__ import annotations
 
 from collections import Counter
+from dataclasses import replace
 
 import pytest
 
 from indexer import FACET_FIELDS, HIGHLIGHT_END, HIGHLIGHT_START, SearchIndex, SearchQuery
+from indexer.query import QueryError
 from tests.indexer.conftest import Backend
 from tests.indexer.corpus import HOSTILE_TEXTS, build_corpus, edited
 
@@ -341,3 +343,54 @@ def test_delete_removes_records_from_every_answer(backend: Backend) -> None:
     assert sum(index.counts().values()) == 38
     assert index.search(SearchQuery()).total == 38
     assert index.delete([]) == 0
+
+
+# --- hostile requests: extreme dates, repeated or too many clauses, long-text highlights ---------------
+
+
+@pytest.mark.parametrize("dates", [{"date_to": "9999-12-31"}, {"date_from": "0001-01-01", "date_to": "9999-12-31"},
+                                   {"date_from": "9999-12-31"}, {"date_to": "0001-01-01"}])
+@pytest.mark.parametrize("text", ["", "arrest", "-arrest"])
+def test_the_first_and_last_dates_there_are_filter_like_any_other(
+    corpus_index: SearchIndex, dates: dict[str, str], text: str
+) -> None:
+    expected = _filtered(QUERIES[text] if text else ALL, dates)
+    assert set(all_ids(corpus_index, SearchQuery(text=text, **dates))) == expected
+
+
+def test_a_repeated_clause_is_searched_once(corpus_index: SearchIndex) -> None:
+    assert set(all_ids(corpus_index, SearchQuery(text=" ".join(["arr*"] * 96)))) == ARREST
+    assert set(all_ids(corpus_index, SearchQuery(text=" | ".join(["burgl*", "arr*"] * 40)))) == ARREST | {"m-burglary"}
+
+
+@pytest.mark.parametrize("text", [" ".join(f"word{n}" for n in range(98)), " ".join(f"w{n}*" for n in range(6))])
+def test_a_search_too_big_for_a_backend_is_a_query_error_naming_the_limit(corpus_index: SearchIndex,
+                                                                         text: str) -> None:
+    with pytest.raises(QueryError, match="at most"):
+        corpus_index.search(SearchQuery(text=text))
+
+
+LONG_FILLER = " ".join(["lorem ipsum dolor sit amet"] * 60)  # well past the length highlighted whole
+LONG_TEXTS = {
+    "long-diacritics": (f"{LONG_FILLER} the Café opened {LONG_FILLER}", "cafe", "Café"),
+    "long-stem": (f"{LONG_FILLER} officers arrested him {LONG_FILLER}", "arrests", "arrested"),
+    "long-bidi": (f"{LONG_FILLER} \u2067שלום\u2069 friends {LONG_FILLER}", "שלום", "שלום"),
+    "long-prefix": (f"{LONG_FILLER} the burglaries went down {LONG_FILLER}", "burgl*", "burglaries"),
+}
+
+
+@pytest.fixture(scope="module")
+def long_text_index(backend: Backend) -> SearchIndex:
+    index = backend.new_index()
+    index.upsert([replace(BY_ID["m-arrest-1"], record_id=record_id, text=text)
+                  for record_id, (text, _, _) in LONG_TEXTS.items()])
+    return index
+
+
+@pytest.mark.parametrize("record_id", sorted(LONG_TEXTS))
+def test_long_texts_highlight_what_the_index_matched(long_text_index: SearchIndex, record_id: str) -> None:
+    text, query, marked = LONG_TEXTS[record_id]
+    (hit,) = long_text_index.search(SearchQuery(text=query)).hits
+    assert hit.record.record_id == record_id
+    assert _marked(hit.highlight) == [marked], hit.highlight
+    assert len(hit.highlight) < 2_000

@@ -17,7 +17,8 @@ import pytest
 from archiver.errors import SunshineError
 from archiver.model import RecordDoc
 from indexer import HIGHLIGHT_END, HIGHLIGHT_START, SearchQuery
-from indexer.sqlite_fts import SqliteIndex
+from indexer.query import QueryError, SearchTooCostly
+from indexer.sqlite_fts import SqliteIndex, _budget
 from tests.indexer.corpus import build_corpus
 
 BASE = build_corpus()[0]
@@ -253,3 +254,24 @@ def test_an_index_of_another_schema_refuses_reads_and_writes_until_reindexed(tmp
     assert stale.upsert(docs[:1]) == 1
     assert stale.search(SearchQuery()).total == len(docs)
     stale.close()
+
+
+def test_a_search_past_its_time_budget_is_stopped_as_the_searchs_fault(tmp_path: Path) -> None:
+    spent = SqliteIndex(tmp_path / "search.sqlite", query_budget=0.0)  # every search is over budget at once
+    spent.upsert(record(n, f"t{n} tango{n} tulip{n} road closure") for n in range(2000))
+    with pytest.raises(SearchTooCostly, match="stopped after 0 s"):
+        spent.search(SearchQuery(text="t*"))
+    spent.query_budget = 5.0
+    assert spent.search(SearchQuery(text="t*")).total == 2000  # the interrupted connection is still good
+    spent.close()
+
+
+def test_an_expression_fts5_refuses_is_a_query_error_not_a_broken_index(tmp_path: Path) -> None:
+    connection = sqlite3.connect(":memory:")
+    connection.execute("CREATE VIRTUAL TABLE t USING fts5 (x)")
+    nested = "(" * 120 + '"a"' + ")" * 120
+    for expression in ('"a" AND', nested):
+        with pytest.raises(QueryError, match="the search could not be run: fts5: "), _budget(connection, 5.0):
+            connection.execute("SELECT * FROM t WHERE t MATCH ?", (expression,)).fetchall()
+    with pytest.raises(sqlite3.OperationalError, match="no such table"), _budget(connection, 5.0):
+        connection.execute("SELECT * FROM missing").fetchall()  # anything else is not the search's fault
