@@ -22,6 +22,7 @@ from archiver.retention import retention_days
 from archiver.session import ArchiveSession, RunStats
 from archiver.store import ObjectStore, open_store
 from archiver.store.capabilities import Spooled, pending_keys
+from archiver.store.spool import DrainError
 
 log = logging.getLogger(__name__)
 
@@ -126,28 +127,101 @@ def run_archive(config: Config, crawl: Crawl, index, source_name: str | None = N
 
 
 def _checkpoint(ledger: LedgerPublisher) -> str | None:
-    """Sign this run's checkpoint; with the store away it is signed by the next run instead."""
+    """Sign this run's checkpoint; with the store away it is signed by the next run (or `sync`).
+
+    First, if this run's captures had to go to the spool and the store is back by now, they are
+    uploaded: a store that returns seconds before the run ends leaves nothing waiting.
+    """
+    if pending_keys(ledger.store) and _reachable(ledger.store):
+        _drain(ledger.store, ledger.catalog, warn=True)
     try:
         return ledger.checkpoint()
     except StoreUnavailableError as exc:
-        log.warning("ledger checkpoint not published, the store is unreachable (%s); the next run signs it", exc)
+        log.warning("ledger checkpoint not published, the store is unreachable (%s); the next run "
+                    "or `sunshine sync` signs it", exc)
         return None
 
 
+def _reachable(store: ObjectStore) -> bool:
+    try:
+        store.ping()
+    except StoreUnavailableError:
+        return False
+    return True
+
+
+@dataclass(frozen=True)
+class Drained:
+    uploaded: int
+    pending: list[str]  # keys still spooled, and a sentence for each entry that cannot be read
+    problem: str | None  # what could not be uploaded for good, and why
+
+
 def drain_spool(store: ObjectStore, catalog: Catalog) -> tuple[int, int]:
+    """Upload what an S3 outage left spooled (see `_drain`); (uploaded, still pending)."""
+    drained = _drain(store, catalog, warn=True)
+    return drained.uploaded, len(drained.pending)
+
+
+def _drain(store: ObjectStore, catalog: Catalog, *, warn: bool = False) -> Drained:
     """Upload what an S3 outage left spooled and record the version ids S3 gave those objects.
 
     Only the objects table learns them (verify reads exactly that version); a version row keeps the
     store version id it was logged with, since its ledger entry, already logged, cannot change.
+    An object refused for good (damaged or unreadable in the spool) does not stop the rest; it stays
+    pending and is named, so the run still exits non-zero.
     """
     if not isinstance(store, Spooled):
-        return 0, 0
-    uploaded, pending = store.drain()
+        return Drained(0, [], None)
+    problem = None
+    try:
+        uploaded, pending = store.drain()
+    except DrainError as exc:
+        (uploaded, pending), problem = exc.result, str(exc)
+        if warn:
+            log.warning("%s", problem)
     if uploaded:
         with catalog.transaction() as conn:
             conn.executemany("UPDATE objects SET version_id = ? WHERE key = ? AND version_id IS NULL",
                              [(result.version_id, result.key) for result in uploaded])
-    return len(uploaded), len(pending)
+    return Drained(len(uploaded), pending, problem)
+
+
+@dataclass(frozen=True)
+class SyncResult:
+    drained: Drained
+    published: int  # ledger entries published now
+    checkpoint: str | None  # the checkpoint signed now; None if the store is still away
+    problems: list[str]
+
+    @property
+    def ok(self) -> bool:
+        return not self.drained.pending and not self.problems
+
+
+def finish_deferred(config: Config, store: ObjectStore) -> SyncResult:
+    """`sunshine sync`: everything an outage made a run defer, without another run.
+
+    Uploads the spool (recording version ids), publishes the ledger entries not yet published and
+    signs the checkpoint the run had to skip, so `verify` and `/ledger/checkpoint` are whole again.
+    """
+    catalog = Catalog(config.catalog_path)
+    try:
+        drained = _drain(store, catalog)
+        problems = [drained.problem] if drained.problem else []
+        if not _reachable(store):
+            problems.append("the store is still unreachable; the ledger checkpoint was not signed")
+            return SyncResult(drained, 0, None, problems)
+        if catalog.ledger_size() == 0:
+            return SyncResult(drained, 0, None, problems)
+        unpublished = len(catalog.unpublished_ledger()[1])
+        try:
+            checkpoint = LedgerPublisher(catalog, store, config).checkpoint()
+        except StoreUnavailableError as exc:
+            return SyncResult(drained, 0, None, [*problems, f"ledger checkpoint not signed: {exc}"])
+        return SyncResult(drained, unpublished, checkpoint, problems)
+    finally:
+        catalog.close()
 
 
 def _json(data) -> str:

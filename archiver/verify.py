@@ -10,11 +10,13 @@ is named by object key or record, so damage can be found and restored from anoth
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextlib import suppress
 from dataclasses import dataclass, field
 
 from archiver.catalog import Catalog
 from archiver.config import Config
-from archiver.errors import StoreUnavailableError
+from archiver.disposition import pending_object_keys
+from archiver.errors import StoreUnavailableError, SunshineError
 from archiver.store import ObjectStore
 from archiver.store.capabilities import pending_keys
 from archiver.store.keys import blob_key
@@ -42,10 +44,26 @@ class VerifyReport:
 
 def verify_archive(config: Config, store: ObjectStore, *, workers: int = 16,
                    progress: Callable[[int], None] | None = None) -> VerifyReport:
+    """Check everything; a report that checked nothing is never OK (it names why).
+
+    A store that refuses us (no such bucket, wrong credentials) is a `SunshineError`, not a report:
+    nothing can be checked. A store that is away is a problem in the report (spooled objects are
+    still checked from the spool).
+    """
     report = VerifyReport()
+    with suppress(StoreUnavailableError):  # away: each check below names what it could not do
+        store.ping()
+    if not config.catalog_path.exists():
+        _without_catalog(config, store, report, f"there is no catalog at {config.catalog_path}")
+        return report
     catalog = Catalog(config.catalog_path)
     try:
-        rows = list(catalog.objects())
+        if catalog.count("objects") == 0 and catalog.ledger_size() == 0:
+            _without_catalog(config, store, report, f"the catalog {config.catalog_path} is empty")
+            return report
+        # A pending disposal may have deleted some of these already; it is finished, not damage.
+        disposing = pending_object_keys(catalog)
+        rows = [row for row in catalog.objects() if row["key"] not in disposing]
         try:
             for done in rehash_items(store, rows, lambda row: (row["key"], row["version_id"]), workers=workers):
                 _check_object(done.item, done.sha256, done.size, done.error, report)
@@ -64,6 +82,40 @@ def verify_archive(config: Config, store: ObjectStore, *, workers: int = 16,
     finally:
         catalog.close()
     return report
+
+
+def _without_catalog(config: Config, store: ObjectStore, report: VerifyReport, why: str) -> None:
+    """No catalog to check against: check what the store proves on its own (the ledger's signed
+    checkpoints and tiles) and say that the objects were not checked, or that there is nothing."""
+    from archiver.ledger import log as ledger_log
+    from archiver.ledger.reader import LogReader
+    from archiver.ledger_check import _trusted_key
+
+    where = _describe_store(config)
+    try:
+        first = next(iter(store.list()), None)
+    except StoreUnavailableError as exc:
+        report.problems.append(f"{why}, and the store {where} is unreachable: {exc}")
+        return
+    if first is None:
+        report.problems.append(f"nothing to verify: {why} and the store {where} holds no objects "
+                               f"(check -c and the [storage] settings of {config.path})")
+        return
+    vkey = _trusted_key(config, store, report.problems)
+    if vkey is not None and store.exists(ledger_log.CHECKPOINT_KEY):
+        report.problems.extend(ledger_log.verify_log(store, vkey))
+        with suppress(SunshineError, ValueError):  # verify_log has named an unreadable checkpoint
+            report.ledger_entries_checked = LogReader(store).size()
+    report.problems.append(f"{why}: the objects in the store {where} were not re-hashed (only its ledger, "
+                           f"{report.ledger_entries_checked} entries, was checked); run `sunshine recover` to "
+                           "rebuild the catalog from the store, then `sunshine verify` again")
+
+
+def _describe_store(config: Config) -> str:
+    storage = config.storage
+    if storage.backend == "s3":
+        return f"s3://{storage.bucket}/{storage.prefix}" + (f" at {storage.endpoint_url}" if storage.endpoint_url else "")
+    return str(storage.path)
 
 
 def _check_object(row, sha256: str | None, size: int, error: Exception | None, report: VerifyReport) -> None:

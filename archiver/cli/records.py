@@ -120,10 +120,11 @@ def retention() -> None:
 def retention_run(config_path, dry_run, by) -> None:
     """Dispose of due records and write a disposition certificate into the archive.
 
-    Objects that S3 Object Lock still protects are refused by the store; those records are reported
-    and kept whole, and the command exits non-zero.
+    A disposal an earlier run left unfinished (a crash, the store away) is finished first, and
+    records disposed of earlier that the search index still holds are removed from it. Objects that
+    S3 Object Lock still protects are refused by the store; those records are reported and kept
+    whole. Exits non-zero if anything was refused, left pending or left in the search index.
     """
-    from archiver.cli.wiring import open_search_index
     from archiver.disposition import run_retention
     from archiver.run import open_archive_store
 
@@ -133,41 +134,79 @@ def retention_run(config_path, dry_run, by) -> None:
         store = open_archive_store(config)
         report = run_retention(catalog, store, config.storage, dry_run=dry_run, actor=_actor(by),
                                log_event=append_event)
-        if report.disposed:
+        if not dry_run and catalog.unpublished_ledger()[1]:
             _publish_events(config, catalog, store)
+        index_problem = None if dry_run else _remove_from_index(config, catalog)
     finally:
         catalog.close()
-    if report.disposed:
-        index = open_search_index(config)
-        index.delete(report.disposed)
-        index.close()
     click.echo(f"{len(report.due)} records past retention, {report.held} more kept by legal holds")
     if dry_run:
         for item in report.due[:50]:
             click.echo(f"due: {item['record_id']} ({item['platform']} {item['kind']}, "
                        f"{item['retention_days']} days, retained until {item['retained_until']})")
         return
+    if report.resumed:
+        click.echo(f"finished {len(report.resumed)} disposal(s) an earlier run left pending")
     click.echo(f"disposed of {len(report.disposed)} records"
-               + (f"; certificate {report.certificate_key}" if report.certificate_key else ""))
+               + (f"; certificate {', '.join(report.certificates)}" if report.certificates else ""))
     for refusal in report.refused:
         click.secho(f"refused: {refusal}", fg="red", err=True)
-    if report.refused:
+    for pending in report.interrupted:
+        click.secho(f"not finished: {pending}", fg="red", err=True)
+    if index_problem:
+        click.secho(index_problem, fg="red", err=True)
+    if report.refused or report.interrupted or index_problem:
         sys.exit(1)
+
+
+def _remove_from_index(config, catalog: Catalog) -> str | None:
+    """Remove disposed records from the search index (this run's and any an index outage left);
+    what went wrong, if anything: the catalog keeps them listed until the index lets them go."""
+    from archiver.cli.wiring import open_search_index
+    from archiver.disposition import awaiting_index_removal, index_removed
+    from archiver.errors import SunshineError
+
+    awaiting = awaiting_index_removal(catalog)
+    if not awaiting:
+        return None
+    record_ids = [record_id for ids in awaiting.values() for record_id in ids]
+    try:
+        index = open_search_index(config)
+        try:
+            if record_ids:
+                index.delete(record_ids)
+        finally:
+            index.close()
+    except SunshineError as exc:
+        return (f"search index not updated: {exc}; {len(record_ids)} disposed records can still be found "
+                "there until the next `sunshine retention run` removes them")
+    index_removed(catalog, list(awaiting))
+    return None
 
 
 @click.command()
 @config_option
 def sync(config_path) -> None:
-    """Upload what a previous run left in the local spool while S3 was unreachable."""
-    from archiver.run import drain_spool, open_archive_store
+    """Finish what a run deferred while S3 was unreachable: upload the local spool, publish the
+    ledger entries not yet published and sign the checkpoint. Exits non-zero if anything is still
+    waiting (each spooled object that cannot be read or uploaded is named)."""
+    from archiver.run import finish_deferred, open_archive_store
 
     config = load_config(config_path)
-    store = open_archive_store(config)
-    catalog = Catalog(config.catalog_path)
-    try:
-        uploaded, pending = drain_spool(store, catalog)
-    finally:
-        catalog.close()
-    click.echo(f"uploaded {uploaded} spooled objects; {pending} still waiting")
-    if pending:
+    result = finish_deferred(config, open_archive_store(config))
+    drained = result.drained
+    click.echo(f"uploaded {drained.uploaded} spooled objects; {len(drained.pending)} still waiting")
+    if result.checkpoint:
+        click.echo(f"published {result.published} ledger entries; checkpoint signed: "
+                   f"{result.checkpoint.splitlines()[1]} entries")
+    for pending in drained.pending[:_SHOWN]:
+        click.secho(f"still spooled: {pending}", fg="yellow", err=True)
+    if len(drained.pending) > _SHOWN:
+        click.secho(f"... and {len(drained.pending) - _SHOWN} more still spooled", fg="yellow", err=True)
+    for problem in result.problems:
+        click.secho(f"error: {problem}", fg="red", err=True)
+    if not result.ok:
         sys.exit(1)
+
+
+_SHOWN = 20  # an outage can leave thousands; the count says how many
