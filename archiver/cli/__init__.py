@@ -183,8 +183,9 @@ def demo(data_dir: str, scale: int, steps: int, seed: int, then_serve: bool, por
 def _register() -> None:
     from archiver.cli.ledger import ledger_group
     from archiver.cli.records import hold, retention, sync
+    from archiver.cli.recover import recover
 
-    for command in (hold, retention, sync, ledger_group):
+    for command in (hold, retention, sync, ledger_group, recover):
         main.add_command(command)
 
 

@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 if TYPE_CHECKING:
-    from archiver.store import ObjectStore
+    from archiver.store import ObjectStore, StoredObject
     from archiver.store.spool import DrainResult
 
 
@@ -30,6 +30,13 @@ class RetentionLocks(Protocol):
     """S3 Object Lock retention: (mode, retain-until) of an object version."""
 
     def retention(self, key: str, version_id: str | None = None) -> tuple[str | None, datetime | None]: ...
+
+
+@runtime_checkable
+class ObjectVersions(Protocol):
+    """A versioned store (S3): every stored version of a key, newest first (`sunshine recover`)."""
+
+    def versions(self, key: str) -> list[StoredObject]: ...
 
 
 @runtime_checkable

@@ -1,0 +1,400 @@
+"""`sunshine recover`: rebuild the catalog from the object store alone (DESIGN §1, §3).
+
+The store is the system of record; the catalog is a private, rebuildable index of it. After the
+archiver's disk is lost, everything the catalog needs is read back from the store:
+
+- the ledger from its entry bundles (every published entry, `published = 1`) and its kept
+  checkpoints (the audit rows `verify` compares them with);
+- versions and records from the manifests. A manifest version counts only if the ledger holds its
+  capture entry, byte for byte: a batch that crashed before its commit, or a manifest written again
+  after a clerk event moved the ledger (see `archiver.session`), left versions the ledger does not
+  hold, or holds elsewhere. Each version's ledger index is where the ledger holds its entry;
+- objects from a listing of the store (ledger objects aside): a content blob's sha256 is its key
+  (`verify` re-hashes it against that), anything else is hashed now; on S3 each key's version id;
+- holds and releases, and the audit trail, from the ledger's clerk events;
+- disposals from the certificates under `dispositions/` (a pending one stays pending, so the next
+  `retention run` finishes it);
+- crawl state: each record's latest version and hash, its source (from the manifest's key) and the
+  WARC numbering, so the next `archive` adds no version for an unchanged record.
+
+What only the lost catalog knew is named in the report: a hold's reason and criteria (the ledger
+logs who placed it, when, and its records, not why), failed captures, run statistics.
+
+The catalog is built beside the configured path and renamed into place only when complete, so an
+interrupted recovery never leaves a half catalog that a run would trust.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from archiver.canonical import canonical_json, sha256_hex
+from archiver.catalog import Catalog
+from archiver.clock import utc_now
+from archiver.config import Config
+from archiver.disposition import CERTIFICATE_PREFIX
+from archiver.errors import SunshineError
+from archiver.ledger import tiles
+from archiver.ledger.log import CHECKPOINTS_PREFIX, entry_for_capture
+from archiver.ledger.reader import LogReader, entries_key
+from archiver.ledger_check import note_checkpoint
+from archiver.readmodel import RECORD_FIELDS
+from archiver.store import ObjectStore, StoredObject
+from archiver.store.capabilities import ObjectVersions, remote_of
+from archiver.store.keys import LEDGER_PREFIX
+from archiver.store.rehash import rehash_items
+
+_BLOB_KEY = re.compile(r"^blobs/sha256/[0-9a-f]{2}/([0-9a-f]{64})$")
+_BATCH_KEY = re.compile(r"^(?:warc|manifests)/(?P<run>[^/]+)/(?P<source>.+)-(?P<seq>\d{5})\.(?:warc\.gz|jsonl)$")
+_RUN_ID = re.compile(r"^(\d{4})(\d\d)(\d\d)T(\d\d)(\d\d)(\d\d)\d*Z-")
+# Record columns a later version does not change (the session's upsert leaves them as first captured).
+_FIRST_SEEN = ("platform", "account", "kind", "native_id", "author_is_department", "created_at", "thread_id")
+
+
+@dataclass
+class RecoverReport:
+    records: int = 0
+    versions: int = 0
+    objects: int = 0
+    ledger_entries: int = 0
+    holds: int = 0
+    holds_released: int = 0
+    dispositions: int = 0
+    disposed_records: int = 0
+    checkpoints: int = 0
+    runs: int = 0
+    versions_not_in_ledger: int = 0  # manifest lines of batches that never committed
+    moved_aside: str | None = None
+    warnings: list[str] = field(default_factory=list)
+
+
+@dataclass
+class _Found:
+    """What the store says, gathered before anything is written."""
+
+    captures: dict[tuple[str, int], tuple[int, bytes]] = field(default_factory=dict)
+    events: list[tuple[int, dict[str, Any]]] = field(default_factory=list)
+    entries: list[bytes] = field(default_factory=list)
+    versions: dict[tuple[str, int], dict[str, Any]] = field(default_factory=dict)
+    media: dict[str, tuple[str, str]] = field(default_factory=dict)
+    record_media: set[tuple[str, str]] = field(default_factory=set)
+    warc_seq: int = -1
+
+
+def recover_catalog(config: Config, store: ObjectStore, *, force: bool = False,
+                    progress: Callable[[int], None] | None = None) -> RecoverReport:
+    """Rebuild `config.catalog_path` from `store`; an existing catalog only with `force` (moved aside)."""
+    target = Path(config.catalog_path)
+    if target.exists() and not force:
+        raise SunshineError(f"catalog {target} exists; `sunshine recover` rebuilds a lost catalog. To replace "
+                            "this one, pass --force (it is moved aside, not deleted)")
+    advance = progress or (lambda n: None)
+    report = RecoverReport()
+    found = _Found()
+    _read_ledger(store, found, report)
+    _read_manifests(store, found, report, advance)
+    building = target.with_name(target.name + ".recovering")
+    _remove_with_journal(building)
+    with Catalog(building) as catalog:
+        with catalog.transaction() as conn:
+            conn.executemany("INSERT INTO ledger(idx, entry, published) VALUES (?, ?, 1)",
+                             list(enumerate(found.entries)))
+            _write_versions(conn, found, report)
+            _write_objects(conn, store, report, advance)
+            _write_holds(conn, found, report)
+            _write_dispositions(conn, store, report)
+            _write_audit(conn, found)
+            if found.warc_seq >= 0:
+                conn.execute("INSERT INTO counters(name, value) VALUES ('warc', ?)", (found.warc_seq,))
+        report.checkpoints = _note_checkpoints(catalog, store)
+        with catalog.transaction() as conn:
+            catalog.audit(conn, utc_now(), "archiver", "catalog.recover",
+                          {name: value for name, value in report.__dict__.items()
+                           if name not in ("warnings", "moved_aside")})
+    if target.exists():
+        report.moved_aside = str(target.with_name(f"{target.name}.replaced-{utc_now().replace(':', '')}"))
+        _move(target, Path(report.moved_aside))  # with its WAL: it may hold commits
+    _move(building, target)
+    return report
+
+
+# ------------------------------------------------------------------------------------------ ledger
+
+def _read_ledger(store: ObjectStore, found: _Found, report: RecoverReport) -> None:
+    """Every published entry, in order: captures by (record, version), clerk events as they are."""
+    reader = LogReader(store)
+    size = reader.published_size()
+    for bundle in range((size + tiles.TILE_WIDTH - 1) // tiles.TILE_WIDTH):
+        width = min(tiles.TILE_WIDTH, size - bundle * tiles.TILE_WIDTH)
+        try:
+            entries = tiles.decode_entry_bundle(reader.read_entry_bundle(bundle, width))
+        except ValueError as exc:
+            raise SunshineError(f"{entries_key(bundle, width)}: cannot be read ({exc}); restore it from "
+                                "a copy of the store before recovering") from None
+        found.entries.extend(entries)
+    for index, entry in enumerate(found.entries):
+        fields = json.loads(entry)
+        if fields.get("type") == "capture":
+            found.captures[(fields["record_id"], fields["version"])] = (index, entry)
+        else:
+            found.events.append((index, fields))
+    report.ledger_entries = len(found.entries)
+
+
+# --------------------------------------------------------------------------------------- manifests
+
+def _read_manifests(store: ObjectStore, found: _Found, report: RecoverReport,
+                    advance: Callable[[int], None]) -> None:
+    for item in store.list("manifests/"):
+        batch = _BATCH_KEY.match(item.key)
+        if batch is None:
+            report.warnings.append(f"{item.key}: not a manifest key; left out")
+            continue
+        found.warc_seq = max(found.warc_seq, int(batch["seq"]))
+        lines = [json.loads(line) for line in store.get(item.key).splitlines()]
+        counted = False
+        for line in lines:
+            if "record" in line:
+                counted |= _take_version(line["record"], line["version"], batch, found, report)
+        if counted or not any("record" in line for line in lines):
+            for line in lines:
+                if "media" in line:
+                    found.media[line["media"]["url"]] = (line["media"]["sha256"], line["media"]["mime"])
+        advance(1)
+
+
+def _take_version(record: dict[str, Any], version: dict[str, Any], batch: re.Match, found: _Found,
+                  report: RecoverReport) -> bool:
+    """Keep a manifest version if the ledger holds exactly its capture entry; whether it did."""
+    key = (record["record_id"], version["version"])
+    logged = found.captures.get(key)
+    entry = entry_for_capture(key[0], key[1], version["captured_at"], version["content_sha256"],
+                              version.get("store_version_id"))
+    if logged is None or logged[1] != entry:
+        report.versions_not_in_ledger += 1
+        return False
+    if key not in found.versions:  # a manifest written twice names the same capture twice
+        found.versions[key] = {"record": record, "version": version, "ledger_index": logged[0],
+                               "run_id": batch["run"], "source": batch["source"]}
+        found.record_media |= {(key[0], item["url"]) for item in record.get("media") or []}
+    return True
+
+
+def _write_versions(conn, found: _Found, report: RecoverReport) -> None:
+    history: dict[str, list[dict[str, Any]]] = {}
+    for (record_id, _number), item in sorted(found.versions.items()):
+        history.setdefault(record_id, []).append(item)
+        version = item["version"]
+        ref = version["warc_ref"]
+        conn.execute(
+            "INSERT INTO versions(record_id, version, captured_at, status, content_sha256, warc_key, warc_offset,"
+            " warc_length, ledger_index, store_version_id, text, run_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (record_id, version["version"], version["captured_at"], version["status"], version["content_sha256"],
+             ref["key"], ref["offset"], ref["length"], item["ledger_index"], version.get("store_version_id"),
+             version["text"], item["run_id"]))
+    for record_id, items in history.items():
+        first, latest = items[0], items[-1]
+        fields = {name: latest["record"].get(name) for name in RECORD_FIELDS}
+        fields |= {name: first["record"][name] for name in _FIRST_SEEN}
+        conn.execute(
+            "INSERT INTO records(record_id, source, platform, account, kind, native_id, url, author,"
+            " author_is_department, created_at, text, parent_id, thread_id, media, status, latest_version,"
+            " latest_sha256, last_seen_run, indexed) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1)",
+            (record_id, first["source"], fields["platform"], fields["account"], fields["kind"], fields["native_id"],
+             fields["url"], fields["author"], int(fields["author_is_department"]), fields["created_at"],
+             fields["text"], fields["parent_id"], fields["thread_id"],
+             json.dumps(latest["record"].get("media") or []), latest["version"]["status"],
+             latest["version"]["version"], latest["version"]["content_sha256"], latest["run_id"]))
+    conn.executemany("INSERT INTO media(url, sha256, mime) VALUES (?, ?, ?)",
+                     [(url, sha, mime) for url, (sha, mime) in sorted(found.media.items())])
+    conn.executemany("INSERT INTO record_media(record_id, url) VALUES (?, ?)", sorted(found.record_media))
+    runs = sorted({item["run_id"] for item in found.versions.values()})
+    conn.executemany("INSERT INTO runs(run_id, started_at, status) VALUES (?, ?, 'recovered')",
+                     [(run_id, _run_started(run_id)) for run_id in runs])
+    report.records, report.versions, report.runs = len(history), len(found.versions), len(runs)
+
+
+def _run_started(run_id: str) -> str:
+    match = _RUN_ID.match(run_id)
+    if match is None:
+        return utc_now()
+    year, month, day, hour, minute, second = match.groups()
+    return f"{year}-{month}-{day}T{hour}:{minute}:{second}Z"
+
+
+# ----------------------------------------------------------------------------------------- objects
+
+def _write_objects(conn, store: ObjectStore, report: RecoverReport, advance: Callable[[int], None]) -> None:
+    """Every object but the ledger's, with its hash, size and (on S3) version id."""
+    listed = [item for item in store.list() if not item.key.startswith(LEDGER_PREFIX)]
+    versioned = _version_ids(remote_of(store), listed)
+    now = utc_now()
+    rows = []
+    to_hash = []
+    for item in listed:
+        blob = _BLOB_KEY.match(item.key)
+        if blob is not None:
+            rows.append((item.key, blob[1], item.size, versioned.get(item.key), "blob", now))
+            advance(1)
+        else:
+            to_hash.append(item)
+    for done in rehash_items(store, to_hash, lambda item: (item.key, versioned.get(item.key)), workers=8):
+        if done.sha256 is None:
+            report.warnings.append(f"{done.item.key}: listed but could not be read "
+                                   f"({done.error or 'gone'}); left out")
+        else:
+            rows.append((done.item.key, done.sha256, done.size, versioned.get(done.item.key),
+                         _kind(done.item.key), now))
+        advance(1)
+    conn.executemany("INSERT INTO objects(key, sha256, size, version_id, kind, stored_at) VALUES (?, ?, ?, ?, ?, ?)",
+                     rows)
+    report.objects = len(rows)
+
+
+def _kind(key: str) -> str:
+    """The catalog's kind of an object, as the writers name it."""
+    prefix = key.split("/", 1)[0]
+    return "disposition" if key.startswith(CERTIFICATE_PREFIX) else prefix
+
+
+def _version_ids(store: ObjectStore, listed: list[StoredObject]) -> dict[str, str | None]:
+    """Each key's store version id: the first version written (nothing here is written twice)."""
+    if not isinstance(store, ObjectVersions):
+        return {}
+
+    def oldest(item: StoredObject) -> tuple[str, str | None]:
+        versions = store.versions(item.key)
+        return item.key, versions[-1].version_id if versions else None
+
+    with ThreadPoolExecutor(max_workers=16, thread_name_prefix="recover-versions") as pool:
+        return dict(pool.map(oldest, listed))
+
+
+# ------------------------------------------------------------------------------- holds and audit
+
+def _write_holds(conn, found: _Found, report: RecoverReport) -> None:
+    for index, event in found.events:
+        if event.get("type") != "hold":
+            continue
+        if event.get("action") == "place":
+            records = event.get("records")
+            note = (f"recovered from ledger entry {index}; the reason and criteria were only in the lost "
+                    "catalog")
+            if records is None:
+                records, note = _digested_hold(conn, event, note, report)
+            conn.execute("INSERT INTO holds(hold_id, reason, query, placed_at, placed_by) VALUES (?, ?, ?, ?, ?)",
+                         (event["hold_id"], note, json.dumps({"recovered_from_ledger_index": index}),
+                          event["at"], event.get("by", "unknown")))
+            conn.executemany("INSERT OR IGNORE INTO hold_records(hold_id, record_id) VALUES (?, ?)",
+                             [(event["hold_id"], record_id) for record_id in records])
+            report.holds += 1
+        elif event.get("action") == "release":
+            conn.execute("UPDATE holds SET released_at = ? WHERE hold_id = ?", (event["at"], event["hold_id"]))
+            report.holds_released += 1
+
+
+def _digested_hold(conn, event: dict[str, Any], note: str, report: RecoverReport) -> tuple[list[str], str]:
+    """A hold too large for its ledger entry names only its records' count and digest.
+
+    Every record archived when it was placed is a candidate; if they are exactly its records (same
+    count and digest) the hold is rebuilt as it was, otherwise it holds them all: a hold may hold
+    too much after a recovery, never too little. The report says which.
+    """
+    candidates = sorted(row[0] for row in conn.execute(
+        "SELECT record_id FROM versions WHERE version = 1 AND captured_at <= ?", (event["at"],)))
+    exact = (len(candidates) == event.get("records_count")
+             and sha256_hex(canonical_json(candidates)) == event.get("records_sha256"))
+    if not exact:
+        report.warnings.append(
+            f"hold {event['hold_id']}: its ledger entry names {event.get('records_count')} records by digest "
+            f"only; it now holds all {len(candidates)} records archived by {event['at']} (release it and "
+            "place it again with its original criteria)")
+        note += f"; holds every record archived by {event['at']}, a superset of its {event.get('records_count')}"
+    return candidates, note
+
+
+def _write_audit(conn, found: _Found) -> None:
+    """The clerk events, as the audit trail's `ledger:<kind>` rows with their ledger index."""
+    for index, event in found.events:
+        details = {name: value for name, value in event.items() if name not in ("type", "at", "by")}
+        conn.execute("INSERT INTO audit(at, actor, action, details) VALUES (?, ?, ?, ?)",
+                     (event.get("at", ""), event.get("by", "unknown"), f"ledger:{event.get('type')}",
+                      json.dumps({**details, "ledger_index": index, "recovered": True}, sort_keys=True)))
+
+
+def _note_checkpoints(catalog: Catalog, store: ObjectStore) -> int:
+    """Every kept checkpoint into the audit trail, so `verify` notices if one disappears later."""
+    reader = LogReader(store)
+    count = 0
+    for item in store.list(CHECKPOINTS_PREFIX):
+        tail = item.key[len(CHECKPOINTS_PREFIX):]
+        text = reader.read_kept_checkpoint(int(tail)) if tail.isdigit() else None
+        if text is not None:
+            note_checkpoint(catalog, text, utc_now())
+            count += 1
+    return count
+
+
+# ------------------------------------------------------------------------------------ dispositions
+
+def _write_dispositions(conn, store: ObjectStore, report: RecoverReport) -> None:
+    """Disposals from their certificates; one left pending stays pending, for `retention run`."""
+    pending: dict[str, tuple[str, bytes, dict[str, Any]]] = {}
+    complete: dict[str, tuple[str, dict[str, Any]]] = {}
+    for item in store.list(CERTIFICATE_PREFIX):
+        data = store.get(item.key)
+        certificate = json.loads(data)
+        name = certificate.get("disposition_id") or item.key
+        if certificate.get("status") == "pending":
+            pending[name] = (item.key, data, certificate)
+        else:  # "complete", or a certificate from before pending ones (no status)
+            complete[name] = (item.key, certificate)
+    for name, (key, certificate) in complete.items():
+        stamp = certificate.get("disposed_at", "")
+        ids = [entry["record_id"] for entry in certificate.get("records", [])]
+        conn.executemany("INSERT OR REPLACE INTO disposed(record_id, disposed_at, certificate) VALUES (?, ?, ?)",
+                         [(record_id, stamp, key) for record_id in ids])
+        if name in pending:  # index_pending: whether the search index let them go died with the catalog
+            conn.execute("INSERT INTO dispositions(disposition_id, status, intent, started_at, certificate,"
+                         " completed_at, index_pending) VALUES (?, 'complete', ?, ?, ?, ?, 1)",
+                         (name, pending[name][1], certificate.get("started_at", stamp), key, stamp))
+        report.dispositions += 1
+        report.disposed_records += len(ids)
+    for name, (key, data, intent) in pending.items():
+        if name in complete:
+            continue
+        ids = [entry["record_id"] for entry in intent.get("records", [])]
+        conn.executemany("INSERT OR REPLACE INTO disposed(record_id, disposed_at, certificate) VALUES (?, ?, ?)",
+                         [(record_id, intent["started_at"], key) for record_id in ids])
+        conn.execute("INSERT INTO dispositions(disposition_id, status, intent, started_at) VALUES (?, 'pending', ?, ?)",
+                     (name, data, intent["started_at"]))
+        report.dispositions += 1
+        report.disposed_records += len(ids)
+        report.warnings.append(f"disposition {name} was interrupted; `sunshine retention run` finishes it")
+
+
+# ------------------------------------------------------------------------------------------- files
+
+def _journal(path: Path) -> Iterator[Path]:
+    yield path
+    for suffix in ("-wal", "-shm"):
+        yield path.with_name(path.name + suffix)
+
+
+def _remove_with_journal(path: Path) -> None:
+    for part in _journal(path):
+        part.unlink(missing_ok=True)
+
+
+def _move(source: Path, target: Path) -> None:
+    """Rename a catalog together with its journal files (the main file last, as SQLite reads it first)."""
+    for part, moved in reversed(list(zip(_journal(source), _journal(target), strict=True))):
+        if part.exists():
+            os.replace(part, moved)
