@@ -210,7 +210,7 @@ def _write_versions(conn, found: _Found, report: RecoverReport) -> None:
             (record_id, first["source"], fields["platform"], fields["account"], fields["kind"], fields["native_id"],
              fields["url"], fields["author"], int(fields["author_is_department"]), fields["created_at"],
              fields["text"], fields["parent_id"], fields["thread_id"],
-             json.dumps(latest["record"].get("media") or []), latest["version"]["status"],
+             _media_json(latest["record"]), latest["version"]["status"],
              latest["version"]["version"], latest["version"]["content_sha256"], latest["run_id"]))
     conn.executemany("INSERT INTO media(url, sha256, mime) VALUES (?, ?, ?)",
                      [(url, sha, mime) for url, (sha, mime) in sorted(found.media.items())])
@@ -219,6 +219,11 @@ def _write_versions(conn, found: _Found, report: RecoverReport) -> None:
     conn.executemany("INSERT INTO runs(run_id, started_at, status) VALUES (?, ?, 'recovered')",
                      [(run_id, _run_started(run_id)) for run_id in runs])
     report.records, report.versions, report.runs = len(history), len(found.versions), len(runs)
+
+
+def _media_json(record: dict[str, Any]) -> str:
+    """A record's media column as the session writes it (manifests sort the keys; the column does not)."""
+    return json.dumps([{"url": item["url"], "mime": item.get("mime")} for item in record.get("media") or []])
 
 
 def _run_started(run_id: str) -> str:
