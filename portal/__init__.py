@@ -13,7 +13,8 @@ to `ledger.verify` and `ledger.inclusion_proof` (`?index=I`) once those endpoint
 Settings (Flask config keys; override with `settings=` or `SUNSHINE_PORTAL_<KEY>` variables):
 `RATE_LIMIT_PER_MINUTE` (default 300, 0 turns the limiter off), `RATE_LIMIT_BURST` (default 60),
 `TEXT_DISPLAY_LIMIT` (characters of a record's text shown inline before "show full text", default
-20000).
+20000). The site's own address for commands printed on its pages is the config's `[portal]
+public_url`, never the request's Host header.
 """
 
 from __future__ import annotations
@@ -30,9 +31,11 @@ from archiver.config import PLATFORMS, Config, load_config
 from archiver.model import KINDS, STATUSES
 from archiver.store import ObjectStore
 from indexer import SearchIndex
+from indexer.query import MAX_ACCOUNT_CHARS, MAX_QUERY_CHARS
 
 BLUEPRINTS = ("public", "api", "ledger", "clerk")
 REQUIRED_BLUEPRINTS = frozenset({"public", "api"})
+SITE_PLACEHOLDER = "https://THIS-SITE"  # in printed commands when `[portal] public_url` is not configured
 DEFAULT_SETTINGS: dict[str, Any] = {
     "RATE_LIMIT_PER_MINUTE": 300,
     "RATE_LIMIT_BURST": 60,
@@ -105,5 +108,8 @@ def _template_globals(app: Flask, config: Config) -> None:
     from portal import presentation
 
     app.jinja_env.globals.update(department=config.department, has_endpoint=presentation.has_endpoint,
-                                 platforms=PLATFORMS, kinds=KINDS, statuses=STATUSES)
+                                 platforms=PLATFORMS, kinds=KINDS, statuses=STATUSES,
+                                 # the form's maxlengths are the server's limits
+                                 max_query_chars=MAX_QUERY_CHARS, max_account_chars=MAX_ACCOUNT_CHARS,
+                                 public_url=config.portal_public_url, site_placeholder=SITE_PLACEHOLDER)
     app.jinja_env.filters.update(presentation.FILTERS)

@@ -1,7 +1,11 @@
 """The JSON API (`/api/v1/…`): the same read model as the pages, as data.
 
 Search results are the record JSON of DESIGN §2 plus `highlight`: the matching text as escaped HTML
-with `<mark>` around matches, safe to insert into a page as is.
+with `<mark>` around matches, safe to insert into a page as is. A result holds what a results list
+needs, so a short query cannot make megabytes of answer: `text` is the latest text up to
+RESULT_TEXT_CHARS (`text_truncated` says if it was cut), `versions` holds only the latest version,
+without its text, and `version_count` how many there are. Every version, with its text, is at
+`/api/v1/records/<record_id>`.
 """
 
 from __future__ import annotations
@@ -10,30 +14,42 @@ from typing import Any
 
 from flask import Blueprint, Response, abort, jsonify, request
 
+from indexer import SearchHit
 from portal.backends import index
 from portal.presentation import highlight_html
 from portal.search_args import parse_args
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
+RESULT_TEXT_CHARS = 2000
+
 
 @bp.get("/search")
 def search() -> Response:
     query = parse_args(request.args)
     page = index().search(query)
-    results: list[dict[str, Any]] = []
-    for hit in page.hits:
-        item = hit.record.to_json()
-        item["highlight"] = str(highlight_html(hit.highlight))
-        results.append(item)
     return jsonify({
         "total": page.total,
-        "results": results,
+        "results": [search_result(hit) for hit in page.hits],
         "facets": page.facets,
         "page": page.page,
         "per_page": page.per_page,
         "timeline": page.timeline,
     })
+
+
+def search_result(hit: SearchHit) -> dict[str, Any]:
+    """One search hit for the results list (see the module docstring for what is left out)."""
+    record = hit.record
+    latest = {key: value for key, value in record.versions[-1].items() if key != "text"} if record.versions else None
+    return {
+        **{key: value for key, value in record.to_json().items() if key not in ("text", "versions")},
+        "text": record.text[:RESULT_TEXT_CHARS],
+        "text_truncated": len(record.text) > RESULT_TEXT_CHARS,
+        "versions": [latest] if latest is not None else [],
+        "version_count": len(record.versions),
+        "highlight": str(highlight_html(hit.highlight)),
+    }
 
 
 @bp.get("/records/<record_id>")

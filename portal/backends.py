@@ -5,7 +5,8 @@ index keeps a connection per thread; the S3 and Elasticsearch clients are thread
 them through `index()` and `store()`, which return guarded proxies: a backend failure (a
 `SunshineError`, an OS or connection error, a damaged SQLite file) becomes `BackendDown` naming the
 part, which the error handlers turn into a 503 page. A missing object (`KeyError`) is not a failure
-and passes through, so views can answer 404.
+and passes through, so views can answer 404; nor is a search the index refuses (`QueryError`: too
+big, too costly), which passes through to be a 400 naming the limit.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from archiver.config import Config
 from archiver.errors import SunshineError
 from archiver.store import ObjectStore, open_store
 from indexer import SearchIndex, open_index
+from indexer.query import QueryError
 
 log = logging.getLogger(__name__)
 
@@ -76,7 +78,7 @@ class _Guarded:
     def _call(self, func: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         try:
             return func(*args, **kwargs)
-        except KeyError:
+        except (KeyError, QueryError):  # not there / the request's fault: never an outage
             raise
         except self._failures as exc:
             log.warning("%s unavailable: %s", self._part, exc)

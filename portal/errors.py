@@ -13,6 +13,7 @@ from flask import Flask, current_app, jsonify, render_template, request
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response
 
+from indexer.query import QueryError
 from portal.backends import BackendDown
 from portal.security import RateLimited
 
@@ -45,6 +46,7 @@ def error_response(status: int, message: str, headers: dict[str, str] | None = N
 def init_app(app: Flask) -> None:
     app.register_error_handler(HTTPException, _http_error)
     app.register_error_handler(BackendDown, _backend_down)
+    app.register_error_handler(QueryError, _query_refused)
     app.register_error_handler(RateLimited, _rate_limited)
     app.register_error_handler(Exception, _unexpected)
 
@@ -70,6 +72,11 @@ def _backend_down(exc: BackendDown) -> Response:
     log.error("503: %s", exc)
     return error_response(503, f"The {exc.part} is not answering right now. Please try again later.",
                           {"Retry-After": "30"})
+
+
+def _query_refused(exc: QueryError) -> Response:
+    """A search the index refused (over a limit or its time budget): the request's fault, a 400."""
+    return error_response(400, str(exc) or "The search parameters are not valid.")
 
 
 def _rate_limited(exc: RateLimited) -> Response:

@@ -24,6 +24,10 @@ from portal.thread import nest
 bp = Blueprint("public", __name__)
 
 LATEST_ON_HOME = 10
+# A version's bytes never change (its URL names the version, its ETag is their sha256); the URL
+# without `version` means "the latest", which a new capture replaces, so caches must ask again soon.
+CACHE_VERSIONED = "public, max-age=31536000, immutable"
+CACHE_LATEST = "public, max-age=60"
 THREAD_LIMIT = 500
 HTML_ARGS = ("q", "platform", "account", "kind", "status", "from", "to", "page")
 
@@ -70,7 +74,7 @@ def raw(record_id: str) -> Response:
     except archive.NotStored as exc:
         abort(404, str(exc))
     etag = f'"{sha256}"'
-    headers = {"ETag": etag, "Cache-Control": "public, max-age=86400",
+    headers = {"ETag": etag, "Cache-Control": _cache_control(),
                "Content-Disposition": f'inline; filename="{doc.record_id}-v{version.get("version")}.json"'}
     if request.if_none_match.contains(sha256):
         return Response(status=304, headers=headers)
@@ -94,7 +98,7 @@ def capture(record_id: str) -> Response:
         "X-Sunshine-Warc": f"{captured.warc_key}#{captured.warc_offset}",
         # Other people's bytes served from our origin: sandboxed, never scripted, never framed.
         "Content-Security-Policy": CAPTURE_CSP,
-        "Cache-Control": "public, max-age=86400",
+        "Cache-Control": _cache_control(),
     }
     if wanted == "warc":
         name = f"{doc.record_id}-v{version.get('version')}.warc.gz"
@@ -135,6 +139,10 @@ def _pick(doc: RecordDoc) -> dict[str, Any]:
         abort(400, str(exc))
     except archive.NotStored as exc:
         abort(404, str(exc))
+
+
+def _cache_control() -> str:
+    return CACHE_VERSIONED if request.args.get("version") else CACHE_LATEST
 
 
 def _version_rows(doc: RecordDoc) -> list[dict[str, Any]]:

@@ -118,6 +118,41 @@ def test_a_partial_tile_replaced_by_its_full_tile_is_its_prefix(client, ledger):
     assert client.get("/ledger/tile/0/002.p/89").status_code == 404
 
 
+class UnlistableStore(LocalStore):
+    """A public request must cost bounded work: listing the store (every tile ever published) is not."""
+
+    def list(self, prefix: str = ""):
+        raise AssertionError(f"the portal listed the store under {prefix!r}")
+
+
+def test_partial_tiles_are_served_without_listing_the_store(ledger):
+    """Every right-edge tile of every tree size up to the latest checkpoint, stored or not, is
+    served byte-identical to the tile computed from the entries alone, with no `store.list`."""
+    store = UnlistableStore(ledger["store"].root)
+    client = make_app(ledger["store"].root.parent, store).test_client()
+    entries_all = ledger["entries"]
+    rows = [b"".join(merkle.leaf_hash(entry) for entry in entries_all)]
+    while len(rows) < 2:  # level 1 of the tiles: the roots of complete 256-leaf subtrees
+        rows.append(b"".join(merkle.root_from_leaf_hashes([rows[0][i:i + 32] for i in range(at, at + 256 * 32, 32)])
+                             for at in range(0, len(rows[0]) - 256 * 32 + 1, 256 * 32)))
+    from archiver.ledger.tiles import encode_entry_bundle, right_edge_tiles
+
+    served = 0
+    for size in range(1, SIZES[-1] + 1):
+        for ref in right_edge_tiles(size):
+            start = ref.index * 256
+            expected = rows[ref.level][start * 32:(start + ref.width) * 32]
+            response = client.get("/ledger/" + ref.path)
+            assert response.status_code == 200 and response.data == expected, ref.path
+            served += 1
+        if size % 256:
+            bundle = client.get(f"/ledger/tile/entries/{size // 256:03d}.p/{size % 256}")
+            expected_bundle = encode_entry_bundle(entries_all[size // 256 * 256:size])
+            assert bundle.status_code == 200 and bundle.data == expected_bundle, size
+    assert served > SIZES[-1]
+    assert client.get("/ledger/tile/0/002.p/89").status_code == 404  # wider than anything signed
+
+
 @pytest.mark.parametrize("path", [
     "0/003", "0/003.p/5", "0/000.p/256", "0/000.p/0", "0/000.p/05", "0/x000/001", "0/1", "0/0000",
     "entries/009", "a/000", "0/000/", "../key", "0/../../key", "1000/000", "01/000", "0", "entries",
@@ -233,7 +268,7 @@ def test_verify_page_with_an_index_shows_the_proof_without_javascript(client, le
         assert value in page
     assert ledger["entries"][257].decode() in page
     assert f'data-entry="{ledger["entries"][257].hex()}"' in text
-    assert "curl -s 'http://localhost/records/bluesky-post257/raw?version=3' | sha256sum" in page
+    assert "curl -s 'https://THIS-SITE/records/bluesky-post257/raw?version=3' | sha256sum" in page
     assert f"# expected: {257:064x}" in page
     # the only script is our own file (CSP script-src 'self': no inline code)
     scripts = re.findall(r"<script[^>]*>", text)
