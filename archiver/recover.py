@@ -85,6 +85,7 @@ class _Found:
     versions: dict[tuple[str, int], dict[str, Any]] = field(default_factory=dict)
     media: dict[str, tuple[str, str]] = field(default_factory=dict)
     record_media: set[tuple[str, str]] = field(default_factory=set)
+    runs: set[str] = field(default_factory=set)  # runs with a committed batch (an empty one too)
     warc_seq: int = -1
 
 
@@ -164,6 +165,7 @@ def _read_manifests(store: ObjectStore, found: _Found, report: RecoverReport,
             if "record" in line:
                 counted |= _take_version(line["record"], line["version"], batch, found, report)
         if counted or not any("record" in line for line in lines):
+            found.runs.add(batch["run"])
             for line in lines:
                 if "media" in line:
                     found.media[line["media"]["url"]] = (line["media"]["sha256"], line["media"]["mime"])
@@ -215,7 +217,7 @@ def _write_versions(conn, found: _Found, report: RecoverReport) -> None:
     conn.executemany("INSERT INTO media(url, sha256, mime) VALUES (?, ?, ?)",
                      [(url, sha, mime) for url, (sha, mime) in sorted(found.media.items())])
     conn.executemany("INSERT INTO record_media(record_id, url) VALUES (?, ?)", sorted(found.record_media))
-    runs = sorted({item["run_id"] for item in found.versions.values()})
+    runs = sorted(found.runs)
     conn.executemany("INSERT INTO runs(run_id, started_at, status) VALUES (?, ?, 'recovered')",
                      [(run_id, _run_started(run_id)) for run_id in runs])
     report.records, report.versions, report.runs = len(history), len(found.versions), len(runs)

@@ -21,6 +21,7 @@ from archiver.cli.demo import write_simulator_config
 from archiver.config import load_config
 from archiver.disposition import run_retention
 from archiver.ledger_events import append_event
+from archiver.publish import LedgerPublisher
 from archiver.run import open_archive_store
 from tests.archiver.catalog_tables import differences, tables
 from tests.e2e.conftest import (
@@ -99,10 +100,11 @@ def _recover_and_go_on(data_dir: Path, seed: int, scale: int, env: dict[str, str
 
     # Every record is past retention ten years from now; only the hold keeps some.
     settings = load_config(config)
+    store = open_archive_store(settings)
     with Catalog(settings.catalog_path) as catalog:
-        report = run_retention(catalog, open_archive_store(settings), settings.storage, dry_run=False,
-                               actor="records-officer", now=datetime.now(UTC) + timedelta(days=3650),
-                               log_event=append_event)
+        report = run_retention(catalog, store, settings.storage, dry_run=False, actor="records-officer",
+                               now=datetime.now(UTC) + timedelta(days=3650), log_event=append_event)
+        LedgerPublisher(catalog, store, settings).checkpoint()  # as `sunshine retention run` does
     assert report.held == len(held)
     assert not held & {item["record_id"] for item in report.due}
     assert not held & set(report.disposed)
@@ -113,6 +115,15 @@ def test_recover_on_the_local_store(demo_copy: Path) -> None:
     _recover_and_go_on(demo_copy, DEMO_SEED, DEMO_SCALE, env={})
     disposed = {row[0] for row in catalog_query(demo_copy, "SELECT record_id FROM disposed")}
     assert disposed  # on the local store nothing locks the others: they were disposed of
+
+    # Lost again after the disposal: its certificates bring back the disposed records and the
+    # disposal; the objects it deleted stay gone from the catalog.
+    original = _lose_catalog(demo_copy)
+    result = sunshine("recover", "-c", str(demo_copy / "sunshine.toml"), "--quiet")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert differences(original, demo_copy / "catalog.sqlite") == {}
+    assert {row[0] for row in catalog_query(demo_copy, "SELECT record_id FROM disposed")} == disposed
+    assert sunshine("verify", "-c", str(demo_copy / "sunshine.toml")).returncode == 0
 
 
 @pytest.mark.s3
