@@ -272,3 +272,66 @@ def test_verify_passes_right_after_a_hold_is_placed(archive) -> None:
     assert added.returncode == 0, added.stderr
     verified = sunshine("verify", "-c", str(config.path), "--json")
     assert verified.returncode == 0, json.loads(verified.stdout)["problems"][:5]
+
+
+def test_retention_run_whose_index_delete_fails_says_so_and_the_next_run_removes_them(
+        archive, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The disposal stands (certificate printed), the exit is 1, and the next run empties the index."""
+    from click.testing import CliRunner
+
+    import archiver.cli.wiring as wiring
+    from archiver.cli import main
+    from archiver.disposition import awaiting_index_removal
+    from tests.archiver.test_disposition_crash import _expected
+
+    config, catalog, _store = archive
+    catalog.close()
+    # A disposal interrupted after its complete certificate was stored (as by a crash): the next
+    # `retention run` on the command line is the one that completes it, today.
+    expected = _expected(config.path)
+    steps = 2 + sum(map(len, expected.due.values()))
+    runner = Path(__file__).with_name("disposition_crash_runner.py")
+    killed = subprocess.run([sys.executable, str(runner), str(config.path), expected.now, f"after:{steps}"],
+                            cwd=REPO, capture_output=True, text=True, check=False)
+    assert killed.returncode == -9, killed.stderr[-2000:]
+    disposed = set(expected.due)
+
+    real_open = wiring.open_search_index
+
+    class DeleteFails:
+        def __init__(self, index) -> None:
+            self.index = index
+
+        def delete(self, record_ids):
+            raise SunshineError("Elasticsearch at http://127.0.0.1:9 is unreachable (test)")
+
+        def close(self) -> None:
+            self.index.close()
+
+    monkeypatch.setattr(wiring, "open_search_index", lambda config: DeleteFails(real_open(config)))
+    failed = CliRunner().invoke(main, ["retention", "run", "-c", str(config.path)], catch_exceptions=False)
+    assert failed.exit_code == 1
+    assert "search index not updated" in failed.output and "unreachable (test)" in failed.output
+    assert f"{len(disposed)} disposed records can still be found" in failed.output
+    assert f"disposed of {len(disposed)} records; certificate {CERTIFICATE_PREFIX}" in failed.output
+    index = open_index(config.search)
+    try:
+        assert all(index.get(record_id) is not None for record_id in disposed)  # still there, as it said
+    finally:
+        index.close()
+
+    monkeypatch.setattr(wiring, "open_search_index", real_open)  # the index is back
+    fixed = CliRunner().invoke(main, ["retention", "run", "-c", str(config.path)], catch_exceptions=False)
+    assert fixed.exit_code == 0, fixed.output
+    index = open_index(config.search)
+    try:
+        assert all(index.get(record_id) is None for record_id in disposed)
+        assert index.search(SearchQuery(per_page=1)).total == \
+            len(_ids(Catalog(config.catalog_path), "SELECT record_id FROM records")) - len(disposed)
+    finally:
+        index.close()
+    catalog = Catalog(config.catalog_path)
+    try:
+        assert awaiting_index_removal(catalog) == {}
+    finally:
+        catalog.close()
