@@ -14,6 +14,7 @@ or inconsistent one, re-reading it just before it writes.
 from __future__ import annotations
 
 import os
+import tempfile
 import weakref
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -276,7 +277,10 @@ def published_size(store: ObjectStore) -> int:
 def load_or_create_signer(key_path: Path, name: str) -> Signer:
     """The log's Ed25519 signer from `key_path`, creating the key file (mode 0600) the first time.
 
-    The key file lives outside the object store; only the verifier key is published.
+    The key file lives outside the object store; only the verifier key is published. Two
+    publishers starting at once (the first archive run and a clerk's command) must end with one
+    key: the file is written whole under a temporary name and linked into place, which fails if
+    the other got there first, and then the other's key is the log's.
     """
     key_path = Path(key_path)
     if key_path.exists():
@@ -296,9 +300,17 @@ def load_or_create_signer(key_path: Path, name: str) -> Signer:
     except NoteError as exc:
         raise SunshineError(f"ledger name: {exc}") from None
     key_path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(key_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w") as handle:
-        handle.write(signer_key(signer) + "\n")
+    fd, temporary = tempfile.mkstemp(dir=key_path.parent, prefix=f".{key_path.name}.")  # mode 0600
+    try:
+        with os.fdopen(fd, "w") as handle:
+            handle.write(signer_key(signer) + "\n")
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.link(temporary, key_path)  # atomic create-if-absent: never a half-written key file
+    except FileExistsError:
+        return load_or_create_signer(key_path, name)
+    finally:
+        os.unlink(temporary)
     return signer
 
 
