@@ -5,10 +5,9 @@
 search read model (`indexer.SearchIndex`) and the object store, never the archiver's catalog, so
 several portal hosts can serve one archive.
 
-Blueprints: `public` (HTML pages and `/healthz`) and `api` (`/api/v1/…`). The `ledger` and `clerk`
-areas register beside them as soon as `portal/ledger.py` / `portal/clerk.py` exist (`BLUEPRINTS`);
-the clerk area is the only one allowed to accept writes (`security.WRITABLE_BLUEPRINTS`). Pages link
-to `ledger.verify` and `ledger.inclusion_proof` (`?index=I`) once those endpoints exist.
+Blueprints, one explicit list: `public` (HTML pages and `/healthz`), `api` (`/api/v1/…`) and
+`ledger` (`/ledger/…`, the verify page and proofs). Clerk pages are a separate app and never served
+here; the portal accepts no writes (`security.WRITABLE_BLUEPRINTS`).
 
 Settings (Flask config keys; override with `settings=` or `SUNSHINE_PORTAL_<KEY>` variables):
 `RATE_LIMIT_PER_MINUTE` (default 300, 0 turns the limiter off), `RATE_LIMIT_BURST` (default 60),
@@ -19,7 +18,6 @@ public_url`, never the request's Host header.
 
 from __future__ import annotations
 
-import importlib
 import logging
 from collections.abc import Mapping
 from pathlib import Path
@@ -33,8 +31,6 @@ from archiver.store import ObjectStore
 from indexer import SearchIndex
 from indexer.query import MAX_ACCOUNT_CHARS, MAX_QUERY_CHARS
 
-BLUEPRINTS = ("public", "api", "ledger", "clerk")
-REQUIRED_BLUEPRINTS = frozenset({"public", "api"})
 SITE_PLACEHOLDER = "https://THIS-SITE"  # in printed commands when `[portal] public_url` is not configured
 DEFAULT_SETTINGS: dict[str, Any] = {
     "RATE_LIMIT_PER_MINUTE": 300,
@@ -90,24 +86,16 @@ class PortalResponse(Response):
 
 
 def _register_blueprints(app: Flask) -> None:
-    """`public` and `api` always; `ledger` and `clerk` as soon as their modules exist.
+    from portal import api, ledger, public
 
-    Each area is a module `portal.<name>` exporting a Blueprint `bp` named `<name>`.
-    """
-    for name in BLUEPRINTS:
-        try:
-            module = importlib.import_module(f"portal.{name}")
-        except ModuleNotFoundError as exc:
-            if exc.name != f"portal.{name}" or name in REQUIRED_BLUEPRINTS:
-                raise
-            continue  # an area not built yet
+    for module in (public, api, ledger):
         app.register_blueprint(module.bp)
 
 
 def _template_globals(app: Flask, config: Config) -> None:
     from portal import presentation
 
-    app.jinja_env.globals.update(department=config.department, has_endpoint=presentation.has_endpoint,
+    app.jinja_env.globals.update(department=config.department,
                                  platforms=PLATFORMS, kinds=KINDS, statuses=STATUSES,
                                  # the form's maxlengths are the server's limits
                                  max_query_chars=MAX_QUERY_CHARS, max_account_chars=MAX_ACCOUNT_CHARS,

@@ -42,20 +42,10 @@ class BackendDown(Exception):
 
 def _failure_types() -> tuple[type[BaseException], ...]:
     """Exception types that mean "the backend is down or damaged", not "a bug in the portal"."""
-    types: list[type[BaseException]] = [SunshineError, OSError, sqlite3.Error, ConnectionError]
-    try:
-        from elastic_transport import TransportError
+    from botocore.exceptions import BotoCoreError, ClientError
+    from elastic_transport import TransportError
 
-        types.append(TransportError)
-    except ImportError:  # pragma: no cover - the client is a dependency
-        pass
-    try:
-        from botocore.exceptions import BotoCoreError, ClientError
-
-        types.extend([BotoCoreError, ClientError])
-    except ImportError:  # pragma: no cover
-        pass
-    return tuple(types)
+    return (SunshineError, OSError, sqlite3.Error, ConnectionError, TransportError, BotoCoreError, ClientError)
 
 
 class _Guarded:

@@ -96,11 +96,6 @@ def when(timestamp: str | None) -> str:
     return value
 
 
-def has_endpoint(name: str) -> bool:
-    """Whether a route exists (so pages link to the ledger only once that blueprint is registered)."""
-    return name in current_app.view_functions
-
-
 FILTERS = {
     "highlight": highlight_html,
     "snippet": snippet,
