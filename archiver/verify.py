@@ -5,6 +5,11 @@ back from the store (streamed, in parallel) and its sha256 compared; every versi
 and WARC range must exist; every WARC object must parse; the ledger's tiles, entries and signed
 checkpoints are recomputed and checked, and every catalog capture must be in the log. Each problem
 is named by object key or record, so damage can be found and restored from another copy.
+
+A report that checked nothing is never OK: with no catalog (or an empty one) the store's own ledger
+is checked and the report says to run `sunshine recover`; with nothing in the store either, it says
+there is nothing to verify. Objects a pending disposal lists are not checked (it may have deleted
+them already; the next `sunshine retention run` finishes it).
 """
 
 from __future__ import annotations

@@ -100,6 +100,9 @@ def verify(config_path: str | None, as_json: bool, workers: int) -> None:
     """Re-hash every stored object against the catalog and check the ledger.
 
     Exits 0 only if everything holds; otherwise names each damaged, missing or unlogged object.
+    A verify that could check nothing is never OK: without a catalog only the store's ledger is
+    checked (run `sunshine recover`), an empty archive is "nothing to verify", and a bucket that
+    does not exist or refuses the credentials is an error.
     """
     from archiver.progress import byte_progress
     from archiver.run import open_archive_store
