@@ -29,7 +29,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from archiver.canonical import canonical_json, sha256_hex
@@ -37,7 +37,16 @@ from archiver.catalog import Catalog, LatestVersion
 from archiver.clock import utc_now
 from archiver.errors import IntegrityError, StoreUnavailableError, SunshineError
 from archiver.ledger.log import entry_for_capture
-from archiver.model import Capture, HttpExchange, ParsedRecord, Tombstone, display_text, make_record_id
+from archiver.model import (
+    Capture,
+    HttpExchange,
+    ParsedRecord,
+    Tombstone,
+    Version,
+    WarcRef,
+    display_text,
+    make_record_id,
+)
 from archiver.readmodel import RECORD_FIELDS, docs_from_catalog, manifest_lines, media_line
 from archiver.store import ObjectStore, PutItem, PutResult, put_all
 from archiver.store.keys import blob_key, manifest_key, warc_key
@@ -76,12 +85,23 @@ class RunStats:
         return data
 
 
+@dataclass(frozen=True)
+class _NewVersion:
+    """A version a batch adds: the typed `Version` (its WARC key, store version id and ledger index
+    filled in as `flush` learns them) plus what only the batch needs."""
+
+    version: Version
+    text: str  # the display text the catalog and the manifest keep
+    platform: str
+    kind: str
+
+
 @dataclass
 class _Pending:
     """What one batch adds, held until `flush` makes it durable."""
 
     blobs: dict[str, bytes] = field(default_factory=dict)
-    versions: list[dict[str, Any]] = field(default_factory=list)
+    versions: list[_NewVersion] = field(default_factory=list)
     records: dict[str, dict[str, Any]] = field(default_factory=dict)
     seen: set[str] = field(default_factory=set)
     threads_done: set[str] = field(default_factory=set)
@@ -121,7 +141,7 @@ class ArchiveSession:
         if self.batch is None:
             self.batch = WarcBatch(f"{self.run_id}-{capture.source}.warc.gz")
         member = self.batch.add(capture.exchange)
-        ref = {"key": None, "offset": member.offset, "length": member.length}
+        ref = WarcRef("", member.offset, member.length)  # the key is allocated when the batch is stored
         self.stats.captures += 1
         if capture.error:
             self.stats.failed += 1
@@ -143,7 +163,7 @@ class ArchiveSession:
         if self.batch.exchanges >= BATCH_CAPTURES or self.batch.size >= BATCH_BYTES:
             self.flush()
 
-    def _record(self, record: ParsedRecord, exchange: HttpExchange, ref: dict[str, Any]) -> None:
+    def _record(self, record: ParsedRecord, exchange: HttpExchange, ref: WarcRef) -> None:
         record_id = record.record_id
         content = canonical_json(record.native)
         sha = sha256_hex(content)
@@ -180,7 +200,7 @@ class ArchiveSession:
         }
         self._add_version(fields, sha, status, exchange, ref, fields["text"])
 
-    def _tombstone(self, tombstone: Tombstone, exchange: HttpExchange, ref: dict[str, Any]) -> None:
+    def _tombstone(self, tombstone: Tombstone, exchange: HttpExchange, ref: WarcRef) -> None:
         record_id = tombstone.record_id
         latest = self._latest(record_id)
         self.pending.seen.add(record_id)
@@ -205,17 +225,14 @@ class ArchiveSession:
         return fields
 
     def _add_version(self, fields: dict[str, Any], sha: str, status: str, exchange: HttpExchange,
-                     ref: dict[str, Any], text: str) -> None:
+                     ref: WarcRef, text: str) -> None:
         record_id = fields["record_id"]
         latest = self._latest(record_id)
         number = (latest.version + 1) if latest else 1
         self.latest[record_id] = LatestVersion(number, sha, status)
         self.pending.records[record_id] = fields
-        self.pending.versions.append({
-            "record_id": record_id, "version": number, "captured_at": exchange.fetched_at,
-            "status": status, "content_sha256": sha, "warc_ref": ref, "text": text,
-            "platform": fields["platform"], "kind": fields["kind"],
-        })
+        version = Version(record_id, number, exchange.fetched_at, status, sha, ref)
+        self.pending.versions.append(_NewVersion(version, text, fields["platform"], fields["kind"]))
 
     # --- making a batch durable ------------------------------------------------------------------
 
@@ -228,9 +245,11 @@ class ArchiveSession:
         keep = self._longest_retention(pending)
         seq, key = self._fresh_key(warc_key, source)
         self.warc_seq = seq
-        for version in pending.versions:
-            version["warc_ref"] = dict(version["warc_ref"], key=key)
-            version["store_version_id"] = blob_results[version["content_sha256"]].version_id
+        pending.versions = [
+            replace(new, version=replace(new.version, warc_ref=replace(new.version.warc_ref, key=key),
+                                         store_version_id=blob_results[new.version.content_sha256].version_id))
+            for new in pending.versions
+        ]
         warc_result = self._put(key, batch.getvalue(), retain_days=keep)
         manifest_seq = seq
         while True:
@@ -260,9 +279,10 @@ class ArchiveSession:
 
     def _put_manifest(self, pending: _Pending, key: str, ledger_start: int, keep: int | None) -> PutResult:
         """The batch's manifest, naming ledger indexes from `ledger_start` on (the commit checks them)."""
-        for offset, version in enumerate(pending.versions):
-            version["ledger_index"] = ledger_start + offset
-        lines = [manifest_lines(pending.records[v["record_id"]], _public_version(v)) for v in pending.versions]
+        pending.versions = [replace(new, version=replace(new.version, ledger_index=ledger_start + offset))
+                            for offset, new in enumerate(pending.versions)]
+        lines = [manifest_lines(pending.records[new.version.record_id], _public_version(new))
+                 for new in pending.versions]
         lines += [media_line(url, sha, mime) for url, (sha, mime) in sorted(pending.media.items())]
         return self._put(key, b"".join(lines), retain_days=keep)
 
@@ -280,7 +300,7 @@ class ArchiveSession:
 
     def _put_blobs(self, pending: _Pending) -> dict[str, PutResult]:
         results: dict[str, PutResult] = {}
-        kinds = {v["content_sha256"]: (v["platform"], v["kind"]) for v in pending.versions}
+        kinds = {new.version.content_sha256: (new.platform, new.kind) for new in pending.versions}
         todo: list[tuple[str, PutItem]] = []
         for sha, data in pending.blobs.items():
             key = blob_key(sha)
@@ -299,7 +319,7 @@ class ArchiveSession:
     def _longest_retention(self, pending: _Pending) -> int | None:
         """Days to lock a batch's WARC and manifest: they are evidence for every record in the batch,
         so the longest retention among those records' series (None: the store's default)."""
-        days = [d for v in pending.versions if (d := self.retain_days(v["platform"], v["kind"])) is not None]
+        days = [d for new in pending.versions if (d := self.retain_days(new.platform, new.kind)) is not None]
         return max(days, default=None)
 
     def _commit(self, conn, pending: _Pending, source: str, blobs: dict[str, PutResult],
@@ -312,19 +332,19 @@ class ArchiveSession:
                 " VALUES (?, ?, ?, ?, ?, ?)",
                 (result.key, result.sha256, result.size, result.version_id, kind, now),
             )
-        for version in pending.versions:
-            index = version["ledger_index"]
+        for new in pending.versions:
+            version = new.version
             conn.execute(
                 "INSERT INTO ledger(idx, entry) VALUES (?, ?)",
-                (index, ledger_entry(version)),
+                (version.ledger_index, ledger_entry(version)),
             )
             conn.execute(
                 "INSERT INTO versions(record_id, version, captured_at, status, content_sha256, warc_key,"
                 " warc_offset, warc_length, ledger_index, store_version_id, text, run_id)"
                 " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (version["record_id"], version["version"], version["captured_at"], version["status"],
-                 version["content_sha256"], version["warc_ref"]["key"], version["warc_ref"]["offset"],
-                 version["warc_ref"]["length"], index, version.get("store_version_id"), version["text"],
+                (version.record_id, version.version, version.captured_at, version.status,
+                 version.content_sha256, version.warc_ref.key, version.warc_ref.offset,
+                 version.warc_ref.length, version.ledger_index, version.store_version_id, new.text,
                  self.run_id),
             )
         for record_id, fields in pending.records.items():
@@ -411,10 +431,12 @@ class ArchiveSession:
         return self.stats
 
 
-def _public_version(version: dict[str, Any]) -> dict[str, Any]:
-    return {key: version[key] for key in (
-        "version", "captured_at", "status", "content_sha256", "warc_ref", "text", "store_version_id"
-    )} | {"ledger_index": version.get("ledger_index")}
+def _public_version(new: _NewVersion) -> dict[str, Any]:
+    """A version as its manifest line keeps it (the read model's version fields)."""
+    version = new.version
+    return {"version": version.version, "captured_at": version.captured_at, "status": version.status,
+            "content_sha256": version.content_sha256, "warc_ref": version.warc_ref.to_json(), "text": new.text,
+            "store_version_id": version.store_version_id, "ledger_index": version.ledger_index}
 
 
 def tombstone_object(tombstone: Tombstone, exchange: HttpExchange) -> dict[str, Any]:
@@ -430,7 +452,7 @@ def tombstone_object(tombstone: Tombstone, exchange: HttpExchange) -> dict[str, 
     return body if isinstance(body, dict) else {"http_status": exchange.status, "body": body}
 
 
-def ledger_entry(version: dict[str, Any]) -> bytes:
+def ledger_entry(version: Version) -> bytes:
     """The ledger entry of a capture (DESIGN §7): digests only, never content."""
-    return entry_for_capture(version["record_id"], version["version"], version["captured_at"],
-                             version["content_sha256"], version.get("store_version_id"))
+    return entry_for_capture(version.record_id, version.version, version.captured_at,
+                             version.content_sha256, version.store_version_id)

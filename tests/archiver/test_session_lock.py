@@ -14,7 +14,7 @@ import pytest
 
 from archiver.catalog import Catalog
 from archiver.ledger_events import append_event
-from archiver.model import Capture
+from archiver.model import Capture, Version, WarcRef
 from archiver.session import ArchiveSession, ledger_entry
 from archiver.store import PutResult
 from archiver.store.local import LocalStore
@@ -59,8 +59,11 @@ def assert_ledger_matches_catalog_and_manifest(catalog: Catalog, store: LocalSto
     assert sorted(ledger) == list(range(len(ledger))), "the ledger has a gap or a reused index"
     versions = [dict(row) for row in catalog.db.execute("SELECT * FROM versions")]
     assert len(ledger) == len(versions) + len(events)
-    for version in versions:
-        assert ledger[version["ledger_index"]] == ledger_entry(version)
+    for row in versions:
+        version = Version(row["record_id"], row["version"], row["captured_at"], row["status"],
+                          row["content_sha256"], WarcRef(row["warc_key"], row["warc_offset"], row["warc_length"]),
+                          row["ledger_index"], row["store_version_id"])
+        assert ledger[row["ledger_index"]] == ledger_entry(version)
     for index in events:
         assert json.loads(ledger[index])["type"] == "hold"
     manifests = [row["key"] for row in catalog.objects() if row["kind"] == "manifests"]
