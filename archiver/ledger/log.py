@@ -42,7 +42,6 @@ from archiver.ledger.reader import (
     KEY_KEY,
     LedgerObjectError,
     LogReader,
-    StoreHashReader,
     entries_key,
     kept_checkpoint_key,
     tile_key,
@@ -51,7 +50,7 @@ from archiver.ledger.tiles import TILE_HEIGHT, TILE_WIDTH
 from archiver.store import ObjectStore
 
 __all__ = [  # the reader's names are re-exported: callers of the log need not know the split
-    "CHECKPOINTS_PREFIX", "CHECKPOINT_KEY", "KEY_KEY", "LogReader", "LogWriter", "StoreHashReader",
+    "CHECKPOINTS_PREFIX", "CHECKPOINT_KEY", "KEY_KEY", "LogReader", "LogWriter",
     "append_entries", "entries_key", "entry_for_capture", "entry_for_event", "load_or_create_signer",
     "published_size", "sign_checkpoint", "tile_key", "verifier_key", "verify_log",
 ]
@@ -166,6 +165,8 @@ class LogWriter:
             if not entries and start_index < published:
                 return  # all already published; the right edge is elsewhere, nothing to load
             self._load(start_index)
+        if not entries:
+            return
         self.size = None  # until this publish completes, state must be reloaded on error
         tile_writes: list[tuple[str, bytes]] = []
         bundle_writes: list[tuple[str, bytes]] = []
@@ -330,6 +331,7 @@ def sign_checkpoint(store: ObjectStore, signer: Signer, origin: str) -> str:
     """
     reader = LogReader(store)
     size = reader.published_size()
+    append_entries(store, size, [])  # stands the writer at `size`: every tile of that tree stored
     hashes = reader.hashes(size)
     try:
         root = merkle.tree_hash(size, hashes)

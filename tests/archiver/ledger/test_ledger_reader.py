@@ -100,6 +100,26 @@ def test_a_writer_continues_after_the_store_comes_back(published, signer):
     assert LogReader(published).entry(309) == entries(309, 310)[0]
 
 
+def test_a_publish_interrupted_between_tiles_and_bundles_is_resumed_with_every_tile_stored(published, signer):
+    """A crash after the tiles of 300..800 but before most bundles leaves the log at 512, whose
+    level-1 tile (width 2) was never written (only width 3). Signing 512 then must store that tile,
+    so a verifier fetching exactly `tile/1/000.p/2` gets it with the reader's bounded reads."""
+    def crash(method: str, key: str) -> None:
+        if method == "put" and key.startswith("ledger/tile/entries/") and key != "ledger/tile/entries/001":
+            raise StoreUnavailableError("simulated crash before the last bundles")
+
+    with pytest.raises(StoreUnavailableError):
+        LogWriter(WrappedStore(published, crash)).append(300, entries(300, 800))
+    assert not published.exists("ledger/tile/1/000.p/2") and published.exists("ledger/tile/1/000.p/3")
+    fresh = LocalStore(published.root)  # a new process: no writer state cached
+    text = log.sign_checkpoint(fresh, signer, ORIGIN)
+    assert note.parse_checkpoint(note.open_note(text, [signer.verifier()]).text).size == 512
+    assert LogReader(fresh).read_tile(1, 0, 2) == published.get("ledger/tile/1/000.p/3")[:64]
+    assert published.exists("ledger/tile/1/000.p/2")
+    problems = log.verify_log(fresh, log.verifier_key(signer))
+    assert all("beyond the end of the log" in problem for problem in problems), problems  # the crash's leftovers
+
+
 # ------------------------------------------------------------------------------ never backwards
 
 def test_a_checkpoint_is_never_replaced_by_a_smaller_one(published, signer):
