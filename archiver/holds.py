@@ -6,6 +6,12 @@ whole thread by default: a records request for a post is a request for the conve
 object behind a held record (each version's content blob, the WARC files of its captures, its
 media) gets an S3 legal hold when the store supports one; the catalog and an audit row record the
 hold, and the ledger logs the event so it can be proven later.
+
+Each placement and release is also a **hold document** in the store (`holds/<id>.place.json`,
+`holds/<id>.release.json`: canonical JSON with the reason, criteria, who, when and every record id),
+written before the catalog commits and bound to the ledger event by its SHA-256. The store is the
+system of record: `sunshine recover` rebuilds a lost catalog's holds, reasons and criteria included,
+from these documents (the ledger event alone may carry only a digest of a long record list).
 """
 
 from __future__ import annotations
@@ -16,6 +22,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from archiver.canonical import canonical_json, sha256_hex
 from archiver.catalog import Catalog
 from archiver.clock import utc_now
 from archiver.errors import SunshineError
@@ -122,6 +129,28 @@ def objects_of(catalog: Catalog, record_ids: Iterable[str]) -> dict[str, str | N
     return result
 
 
+HOLD_PREFIX = "holds/"
+
+
+def hold_document_key(hold_id: str, action: str) -> str:
+    return f"{HOLD_PREFIX}{hold_id}.{action}.json"
+
+
+def _put_hold_document(store: ObjectStore, document: dict[str, Any]) -> tuple[str, str, Any]:
+    """Store a hold document before the catalog commits: (key, sha256, put result).
+
+    A crash after the put leaves a document no ledger event names; recovery ignores such orphans.
+    """
+    data = canonical_json(document)
+    key = hold_document_key(document["hold_id"], document["action"])
+    return key, sha256_hex(data), store.put(key, data)
+
+
+def _record_document(conn, key: str, result: Any, at: str) -> None:
+    conn.execute("INSERT OR IGNORE INTO objects(key, sha256, size, version_id, kind, stored_at)"
+                 " VALUES (?, ?, ?, ?, 'hold', ?)", (key, result.sha256, result.size, result.version_id, at))
+
+
 def _lockable(store: ObjectStore) -> LegalHolds | None:
     """The store that can set S3 legal holds (behind a spool, the remote one), or None."""
     remote = remote_of(store)
@@ -151,15 +180,19 @@ def place_hold(catalog: Catalog, store: ObjectStore, reason: str, placed_by: str
             lockable.set_legal_hold(key, version_id, True)
     details = {"hold_id": hold_id, "reason": reason, "records": len(record_ids), "objects": len(objects),
                "criteria": criteria.as_json()}
+    key, digest, stored = _put_hold_document(store, {
+        "type": "hold", "action": "place", "hold_id": hold_id, "reason": reason, "criteria": criteria.as_json(),
+        "at": now, "by": placed_by, "records": record_ids})
     with catalog.transaction() as conn:
         conn.execute("INSERT INTO holds(hold_id, reason, query, placed_at, placed_by) VALUES (?, ?, ?, ?, ?)",
                      (hold_id, reason, json.dumps(criteria.as_json(), sort_keys=True), now, placed_by))
         conn.executemany("INSERT INTO hold_records(hold_id, record_id) VALUES (?, ?)",
                          [(hold_id, record_id) for record_id in record_ids])
+        _record_document(conn, key, stored, now)
         catalog.audit(conn, now, placed_by, "hold.place", details)
         if log_event is not None:
             log_event(conn, "hold", {"hold_id": hold_id, "action": "place", "at": now, "by": placed_by,
-                                     "records": record_ids})
+                                     "records": record_ids, "document": key, "document_sha256": digest})
     return Hold(hold_id, reason, now, placed_by, None, len(record_ids), criteria.as_json())
 
 
@@ -171,12 +204,15 @@ def release_hold(catalog: Catalog, store: ObjectStore, hold_id: str, released_by
         raise SunshineError(f"hold {hold_id} was already released at {row['released_at']}")
     mine = [r[0] for r in catalog.db.execute("SELECT record_id FROM hold_records WHERE hold_id = ?", (hold_id,))]
     now = utc_now()
+    key, digest, stored = _put_hold_document(store, {
+        "type": "hold", "action": "release", "hold_id": hold_id, "at": now, "by": released_by, "records": mine})
     with catalog.transaction() as conn:
         conn.execute("UPDATE holds SET released_at = ? WHERE hold_id = ?", (now, hold_id))
+        _record_document(conn, key, stored, now)
         catalog.audit(conn, now, released_by, "hold.release", {"hold_id": hold_id, "records": len(mine)})
         if log_event is not None:
             log_event(conn, "hold", {"hold_id": hold_id, "action": "release", "at": now, "by": released_by,
-                                     "records": mine})
+                                     "records": mine, "document": key, "document_sha256": digest})
     still_held = objects_of(catalog, held_record_ids(catalog))
     lockable = _lockable(store)
     if lockable is not None:

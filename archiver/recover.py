@@ -11,14 +11,17 @@ archiver's disk is lost, everything the catalog needs is read back from the stor
   hold, or holds elsewhere. Each version's ledger index is where the ledger holds its entry;
 - objects from a listing of the store (ledger objects aside): a content blob's sha256 is its key
   (`verify` re-hashes it against that), anything else is hashed now; on S3 each key's version id;
-- holds and releases, and the audit trail, from the ledger's clerk events;
+- holds and releases from the ledger's clerk events and the hold documents they name; the audit trail
+  from the clerk events;
 - disposals from the certificates under `dispositions/` (a pending one stays pending, so the next
   `retention run` finishes it);
 - crawl state: each record's latest version and hash, its source (from the manifest's key) and the
   WARC numbering, so the next `archive` adds no version for an unchanged record.
 
-What only the lost catalog knew is named in the report: a hold's reason and criteria (the ledger
-logs who placed it, when, and its records, not why), failed captures, run statistics.
+A hold's reason and criteria come from its hold document (`holds/`, bound to the ledger event by
+its SHA-256). What only the lost catalog knew is named in the report: failed captures, run
+statistics, and the reason of a hold placed before hold documents existed (its ledger event says
+who, when and which records, not why).
 
 The catalog is built beside the configured path and renamed into place only when complete, so an
 interrupted recovery never leaves a half catalog that a run would trust.
@@ -41,6 +44,7 @@ from archiver.clock import utc_now
 from archiver.config import Config
 from archiver.disposition import CERTIFICATE_PREFIX
 from archiver.errors import SunshineError
+from archiver.holds import HOLD_PREFIX
 from archiver.ledger import tiles
 from archiver.ledger.log import CHECKPOINTS_PREFIX, entry_for_capture
 from archiver.ledger.reader import LogReader, entries_key
@@ -109,7 +113,7 @@ def recover_catalog(config: Config, store: ObjectStore, *, force: bool = False,
                              list(enumerate(found.entries)))
             _write_versions(conn, found, report)
             _write_objects(conn, store, report, advance)
-            _write_holds(conn, found, report)
+            _write_holds(conn, store, found, report)
             _write_dispositions(conn, store, report)
             _write_audit(conn, found)
             if found.warc_seq >= 0:
@@ -268,7 +272,9 @@ def _write_objects(conn, store: ObjectStore, report: RecoverReport, advance: Cal
 def _kind(key: str) -> str:
     """The catalog's kind of an object, as the writers name it."""
     prefix = key.split("/", 1)[0]
-    return "disposition" if key.startswith(CERTIFICATE_PREFIX) else prefix
+    if key.startswith(CERTIFICATE_PREFIX):
+        return "disposition"
+    return "hold" if key.startswith(HOLD_PREFIX) else prefix
 
 
 def _version_ids(store: ObjectStore, listed: list[StoredObject]) -> dict[str, str | None]:
@@ -286,18 +292,23 @@ def _version_ids(store: ObjectStore, listed: list[StoredObject]) -> dict[str, st
 
 # ------------------------------------------------------------------------------- holds and audit
 
-def _write_holds(conn, found: _Found, report: RecoverReport) -> None:
+def _write_holds(conn, store: ObjectStore, found: _Found, report: RecoverReport) -> None:
     for index, event in found.events:
         if event.get("type") != "hold":
             continue
+        document = _hold_document(store, event, report)
         if event.get("action") == "place":
-            records = event.get("records")
-            note = (f"recovered from ledger entry {index}; the reason and criteria were only in the lost "
-                    "catalog")
-            if records is None:
-                records, note = _digested_hold(conn, event, note, report)
+            if document is not None:
+                records, reason, query = document["records"], document["reason"], document["criteria"]
+            else:
+                records = event.get("records")
+                reason = (f"recovered from ledger entry {index}; the reason and criteria were only in the lost "
+                          "catalog")
+                query = {"recovered_from_ledger_index": index}
+                if records is None:
+                    records, reason = _digested_hold(conn, event, reason, report)
             conn.execute("INSERT INTO holds(hold_id, reason, query, placed_at, placed_by) VALUES (?, ?, ?, ?, ?)",
-                         (event["hold_id"], note, json.dumps({"recovered_from_ledger_index": index}),
+                         (event["hold_id"], reason, json.dumps(query, sort_keys=True),
                           event["at"], event.get("by", "unknown")))
             conn.executemany("INSERT OR IGNORE INTO hold_records(hold_id, record_id) VALUES (?, ?)",
                              [(event["hold_id"], record_id) for record_id in records])
@@ -305,6 +316,26 @@ def _write_holds(conn, found: _Found, report: RecoverReport) -> None:
         elif event.get("action") == "release":
             conn.execute("UPDATE holds SET released_at = ? WHERE hold_id = ?", (event["at"], event["hold_id"]))
             report.holds_released += 1
+
+
+def _hold_document(store: ObjectStore, event: dict[str, Any], report: RecoverReport) -> dict[str, Any] | None:
+    """The hold document the ledger event names, if it is in the store with the logged hash.
+
+    Older holds have none (the event then speaks for itself); a missing or altered one is reported
+    and the event is used instead, so a damaged document can never widen or narrow a hold unseen.
+    """
+    key = event.get("document")
+    if not key:
+        return None
+    try:
+        data = store.get(key)
+    except KeyError:
+        report.warnings.append(f"hold {event['hold_id']}: its document {key} is missing from the store")
+        return None
+    if sha256_hex(data) != event.get("document_sha256"):
+        report.warnings.append(f"hold {event['hold_id']}: its document {key} does not match the ledger's hash")
+        return None
+    return json.loads(data)
 
 
 def _digested_hold(conn, event: dict[str, Any], note: str, report: RecoverReport) -> tuple[list[str], str]:

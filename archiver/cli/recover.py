@@ -38,8 +38,8 @@ def recover(config_path: str | None, force: bool, quiet: bool) -> None:
     if report.versions_not_in_ledger:
         click.echo(f"{report.versions_not_in_ledger} manifest versions are not in the ledger (batches that "
                    "never committed); the next archive captures those records again")
-    click.echo("not in the store, so not recovered: hold reasons and criteria, failed captures, run statistics; "
-               "if the search index was lost too, run `sunshine reindex`")
+    click.echo("not in the store, so not recovered: failed captures, run statistics, and the reasons of holds "
+               "placed before hold documents existed; if the search index was lost too, run `sunshine reindex`")
     for warning in report.warnings:
         click.secho(f"warning: {warning}", fg="yellow", err=True)
     if any(not warning.startswith("disposition ") for warning in report.warnings):

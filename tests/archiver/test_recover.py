@@ -7,8 +7,8 @@ import shutil
 from pathlib import Path
 
 from archiver.catalog import Catalog
-from tests.archiver.catalog_tables import differences, tables
-from tests.archiver.prev_release import archive_again, extract
+from tests.archiver.catalog_tables import OLD_RELEASE_SKIPPED, differences, tables
+from tests.archiver.prev_release import HELD_RECORD, archive_again, extract
 from tests.e2e.conftest import sunshine
 
 
@@ -31,7 +31,7 @@ def test_recover_rebuilds_the_catalog_table_by_table_and_archiving_goes_on(tmp_p
     assert result.returncode == 0, result.stdout + result.stderr
     assert "22 records, 24 versions" in result.stdout and "1 holds" in result.stdout
     recovered = config.parent / "catalog.sqlite"
-    assert differences(original, recovered) == {}
+    assert differences(original, recovered, OLD_RELEASE_SKIPPED) == {}
     assert tables(recovered)["hold_records"] and tables(recovered)["versions"]
     verified = sunshine("verify", "-c", str(config))
     assert verified.returncode == 0, verified.stdout + verified.stderr
@@ -60,7 +60,7 @@ def test_recover_refuses_an_existing_catalog_unless_forced_then_moves_it_aside(t
     aside = list(config.parent.glob("catalog.sqlite.replaced-*"))
     assert len(aside) == 1 and aside[0].read_bytes() == before and aside[0].name in forced.stdout
     Catalog(aside[0]).close()  # upgrade the copy so both have today's tables
-    assert differences(aside[0], catalog) == {}
+    assert differences(aside[0], catalog, OLD_RELEASE_SKIPPED) == {}
 
 
 def test_only_versions_the_ledger_holds_are_recovered(tmp_path: Path) -> None:
@@ -82,9 +82,40 @@ def test_only_versions_the_ledger_holds_are_recovered(tmp_path: Path) -> None:
 
     assert result.returncode == 0, result.stdout + result.stderr
     assert "1 manifest versions are not in the ledger" in result.stdout
-    diff = differences(original, config.parent / "catalog.sqlite")
+    diff = differences(original, config.parent / "catalog.sqlite", OLD_RELEASE_SKIPPED)
     assert set(diff) == {"objects", "counters"}  # only the two extra manifests, listed as objects
     assert {row[0] for row in diff["objects"][1]} == {f"manifests/{run}/spd-facebook-00090.jsonl",
                                                       f"manifests/{run}/spd-facebook-00091.jsonl"}
     assert not diff["objects"][0]
     assert sunshine("verify", "-c", str(config)).returncode == 0
+
+
+def test_a_hold_placed_today_comes_back_with_its_reason_and_criteria(tmp_path: Path) -> None:
+    config = extract(tmp_path / "archive")
+    placed = sunshine("hold", "add", "-c", str(config), "--reason", "PRR-2026-77 (litigation)", "--record",
+                      HELD_RECORD, "--no-threads", "--by", "clerk-b")
+    assert placed.returncode == 0, placed.stdout + placed.stderr
+    documents = sorted((config.parent / "store" / "holds").glob("*.place.json"))
+    assert len(documents) == 1
+    original = _lose_catalog(config)
+
+    result = sunshine("recover", "-c", str(config), "--quiet")
+
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert differences(original, config.parent / "catalog.sqlite", OLD_RELEASE_SKIPPED) == {}
+    holds = {hold["placed_by"]: hold for hold in json.loads(
+        sunshine("hold", "list", "-c", str(config), "--json").stdout)}
+    assert holds["clerk-b"]["reason"] == "PRR-2026-77 (litigation)"
+    assert holds["clerk-b"]["criteria"]["record_ids"] == [HELD_RECORD]
+    assert holds["clerk-b"]["record_count"] == 1
+
+    # A hold document altered in the store is not believed: the ledger's hash decides.
+    document = documents[0]
+    document.chmod(0o644)
+    document.write_bytes(document.read_bytes().replace(b"PRR-2026-77", b"PRR-0000-00"))
+    again = sunshine("recover", "-c", str(config), "--force", "--quiet")
+    assert again.returncode == 1, again.stdout + again.stderr  # recovered, with a problem to look at
+    assert "does not match the ledger's hash" in again.stdout + again.stderr
+    holds = {hold["placed_by"]: hold for hold in json.loads(
+        sunshine("hold", "list", "-c", str(config), "--json").stdout)}
+    assert "PRR-0000-00" not in holds["clerk-b"]["reason"] and holds["clerk-b"]["record_count"] == 1
