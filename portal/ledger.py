@@ -141,7 +141,10 @@ def _proof(build, *args: int) -> dict[str, Any]:
 
 
 def _latest_size() -> int:
-    size = reader().size()
+    try:
+        size = reader().size()
+    except SunshineError as exc:  # a checkpoint that does not parse: the log is damaged, not the request
+        raise BackendDown(STORE_PART, str(exc)) from None
     if size == 0:
         abort(404, "The ledger has no signed checkpoint yet.")
     return size

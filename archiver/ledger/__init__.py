@@ -1,5 +1,6 @@
 """The transparency ledger (DESIGN §7): an RFC 6962 Merkle log published as C2SP tiles and signed
-C2SP checkpoints. `merkle`, `tiles` and `note` are pure; `log` is what the archiver and portal call.
+C2SP checkpoints. `merkle`, `tiles` and `note` are pure; `reader` is the one way anything reads the
+published log; `log` writes and signs it (under `lock`'s one-publisher lock); `audit` checks it.
 """
 
 from archiver.ledger.log import (

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 from archiver.errors import SunshineError
 from archiver.ledger import merkle, tiles
@@ -123,7 +123,7 @@ class LogReader:
                 raise LedgerObjectError(f"ledger object {candidate} is damaged: {exc}") from None
         raise MissingTileError(f"ledger object {key} is missing")
 
-    def _candidate_widths(self, ref: TileRef, search: bool):
+    def _candidate_widths(self, ref: TileRef, search: bool) -> Iterator[int]:
         """The tile itself, its full tile, the width the latest checkpoint gives it, then (only when
         `search`) every other wider width: a bounded number of reads unless asked otherwise."""
         yield ref.width

@@ -328,6 +328,18 @@ def test_a_damaged_log_is_a_503_naming_no_internals(tmp_path):
     assert client.get("/verify?index=3").status_code == 503
 
 
+def test_a_latest_checkpoint_that_does_not_parse_is_a_503_not_a_500(tmp_path):
+    store = LocalStore(tmp_path / "store")
+    signer = log.load_or_create_signer(tmp_path / "ledger.key", ORIGIN)
+    log.append_entries(store, 0, entries(5))
+    log.sign_checkpoint(store, signer, ORIGIN)
+    store.put("ledger/checkpoint", b"not a checkpoint\n", replace=True)
+    client = make_app(tmp_path, store).test_client()
+    for route in ("/api/v1/proof/inclusion?index=1", "/api/v1/proof/consistency?old=1"):
+        response = client.get(route)
+        assert response.status_code == 503 and "Traceback" not in response.get_data(as_text=True), route
+
+
 def test_a_checkpoint_that_does_not_verify_is_flagged_on_the_page(tmp_path):
     store = LocalStore(tmp_path / "store")
     signer = log.load_or_create_signer(tmp_path / "ledger.key", ORIGIN)
