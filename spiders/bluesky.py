@@ -1,13 +1,26 @@
 """Bluesky: the account's feed (getAuthorFeed) and each post's whole reply tree (getPostThread).
 
-Every `PostView` becomes one record whose `native` is `extract.native_object("bluesky", view)`. A
+Every `PostView` becomes one record whose `native` is `NATIVE.native_object(view)`. A
 post whose record has a `reply` ref is a reply (kind "reply"); its parent and thread come from that
 ref (the platform's own statement), falling back to its place in the fetched tree. Items in the feed
 authored by someone else (reposts) are not the department's records and are skipped.
+
+Native-object rule (part of the archive format, docs/archive-format.md): the record object is the
+`PostView` (`feed[].post` of getAuthorFeed, `thread.post` and every nested `replies[].post` of
+getPostThread), its native id is its `uri`, and these top-level keys are dropped:
+    replyCount, repostCount, likeCount, quoteCount, bookmarkCount  (engagement counters)
+    viewer     (the requesting account's own like/repost state: differs per caller)
+    indexedAt  (when the AppView indexed it: bookkeeping, changes on re-index)
+    labels     (moderation labels third-party labelers attach and remove; not the post's content)
+    threadgate (reply-permission view that the AppView attaches to thread roots)
+Everything else stays exactly as received: `uri`, `cid`, `author`, `record` (text, createdAt,
+reply refs, embed blobs), the hydrated `embed` view. Nested objects are not rewritten.
 """
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterator
 from typing import Any
 from urllib.parse import urlencode
 
@@ -15,13 +28,49 @@ from scrapy.http import Request
 
 from archiver.model import MediaRef, ParsedRecord, Tombstone
 from spiders.base import FEED_PRIORITY, ApiSpider, Outcome, PayloadError
-from spiders.extract import native_object
+from spiders.platform import NativeRule, Platform
 
 PLATFORM = "bluesky"
 DEFAULT_BASE_URL = "https://public.api.bsky.app"
 PAGE_SIZE = 100
 THREAD_DEPTH = 1000  # the API's maximum: the whole tree in one response
 _NOT_FOUND_TYPES = ("app.bsky.feed.defs#notFoundPost", "app.bsky.feed.defs#blockedPost")
+VOLATILE = frozenset({
+    "replyCount", "repostCount", "likeCount", "quoteCount", "bookmarkCount",
+    "viewer", "indexedAt", "labels", "threadgate",
+})
+# A handle is a domain name (atproto.com/specs/handle); a DID is did:<method>:<id> (w3.org/TR/did-core).
+ACCOUNT = re.compile(r"(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?\.)+[a-zA-Z](?:[a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?"
+                     r"|did:[a-z]+:[a-zA-Z0-9._:%-]*[a-zA-Z0-9._-]")
+
+
+def iter_raw_objects(payload: Any) -> Iterator[dict[str, Any]]:
+    """Every PostView in a getAuthorFeed page (`feed[].post`) or getPostThread (`thread.post`, nested
+    `replies[].post`)."""
+    if not isinstance(payload, dict):
+        return
+    for item in payload.get("feed") or ():
+        if isinstance(item, dict) and isinstance(item.get("post"), dict):
+            yield item["post"]
+    stack = [payload.get("thread")]
+    while stack:
+        node = stack.pop()
+        if not isinstance(node, dict):
+            continue
+        if isinstance(node.get("post"), dict):
+            yield node["post"]
+        replies = node.get("replies")
+        if isinstance(replies, list):
+            stack.extend(reversed(replies))
+
+
+def native_id_of(view: dict[str, Any]) -> str | None:
+    """A PostView is recorded under its `uri`."""
+    value = view.get("uri")
+    return value if isinstance(value, str) else None
+
+
+NATIVE = NativeRule(volatile=VOLATILE, iter_raw_objects=iter_raw_objects, native_id_of=native_id_of)
 
 
 def _str(obj: dict[str, Any], key: str, where: str) -> str:
@@ -99,7 +148,7 @@ def parse_post_view(view: Any, source_account: str, where: str, *, tree_parent: 
     account = source_account.lower()
     return ParsedRecord(
         platform=PLATFORM, account=source_account, kind=kind, native_id=uri,
-        native=native_object(PLATFORM, view), url=post_url(uri, handle), author=handle,
+        native=NATIVE.native_object(view), url=post_url(uri, handle), author=handle,
         author_is_department=did == source_account or handle.lower() == account,
         created_at=created_at, text=text, parent_native_id=parent, thread_native_id=root,
         media=_media(view, record),
@@ -219,3 +268,10 @@ class BlueskySpider(ApiSpider):
             hint = (f" (set the environment variable {self.source.token_env} to a valid token)"
                     if self.source.token_env else " (this API needs a token: set token_env for the source)")
         return Outcome(error=f"HTTP {status}{detail}{hint}")
+
+
+SPEC = Platform(
+    name=PLATFORM, spider=BlueskySpider, native=NATIVE, default_base_url=DEFAULT_BASE_URL,
+    account_pattern=ACCOUNT, account_description="a Bluesky handle (springfieldpd.bsky.social) or DID (did:plc:…)",
+    token_required=False,
+)

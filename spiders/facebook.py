@@ -2,17 +2,31 @@
 
 Comments come from `/{post}/comments?filter=stream`, which returns the whole tree flat: a reply
 carries `parent.id`, a top-level comment none (its parent is the post). Every Post/Comment becomes
-one record whose `native` is `extract.native_object("facebook", obj)`; `is_hidden: true` makes the
-record's status "hidden".
+one record whose `native` is `NATIVE.native_object(obj)`; `is_hidden: true` makes the record's
+status "hidden".
 
 The access token travels in an `Authorization: OAuth <token>` header (Graph accepts it there as
 well as in the `access_token` query parameter) and is redacted in the recorded exchange. Not the
 query parameter: Graph copies the request's query into `paging.next`, so a query token would end up
 inside the response body, which the archive keeps byte-exact and publishes.
+
+Native-object rule (part of the archive format, docs/archive-format.md): the record object is the
+Graph `Post` (`data[]` of `/{page}/feed`, or the body of `GET /{post}`) or `Comment` (`data[]` of
+`/{post}/comments`, or the body of `GET /{comment}`), its native id is its `id`, and these top-level
+keys are dropped:
+    comments, reactions, likes, sharedposts, insights  (nested edges: their items are records or
+                                                          counters of their own)
+    comment_count, like_count, reaction_count, shares  (counters)
+    updated_time  (Graph bumps a Post's updated_time whenever someone comments on it)
+    paging        (never part of an object, dropped defensively)
+`message`, `attachments`/`attachment`, `is_hidden`, `parent`, `from`, `permalink_url`,
+`created_time` stay.
 """
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterator
 from typing import Any
 from urllib.parse import quote, urlencode
 
@@ -20,7 +34,7 @@ from scrapy.http import Request
 
 from archiver.model import MediaRef, ParsedRecord, Tombstone
 from spiders.base import FEED_PRIORITY, ApiSpider, Outcome, PayloadError
-from spiders.extract import native_object
+from spiders.platform import NativeRule, Platform
 
 PLATFORM = "facebook"
 DEFAULT_BASE_URL = "https://graph.facebook.com/v21.0"
@@ -31,6 +45,34 @@ THROTTLE_CODES = frozenset({4, 17, 32, 613})
 NOT_FOUND_CODE = 100
 NOT_FOUND_SUBCODE = 33
 TOKEN_CODE = 190
+VOLATILE = frozenset({
+    "comments", "reactions", "likes", "sharedposts", "insights",
+    "comment_count", "like_count", "reaction_count", "shares",
+    "updated_time", "paging",
+})
+# Post ids are `<page-id>_<n>` and "from.id == page id" marks the department, so the numeric id is
+# required (a Page's username would not match either).
+ACCOUNT = re.compile(r"[0-9]{1,20}")
+
+
+def iter_raw_objects(payload: Any) -> Iterator[dict[str, Any]]:
+    """Every Post/Comment in a Graph edge page (`data[]`), or the body itself for `GET /{id}`."""
+    if not isinstance(payload, dict):
+        return
+    data = payload.get("data")
+    if isinstance(data, list):
+        yield from (item for item in data if isinstance(item, dict))
+    elif "id" in payload and "error" not in payload:
+        yield payload
+
+
+def native_id_of(obj: dict[str, Any]) -> str | None:
+    """A Graph object is recorded under its `id`."""
+    value = obj.get("id")
+    return value if isinstance(value, str) else None
+
+
+NATIVE = NativeRule(volatile=VOLATILE, iter_raw_objects=iter_raw_objects, native_id_of=native_id_of)
 
 
 def _dict(obj: Any, where: str) -> dict[str, Any]:
@@ -109,7 +151,7 @@ def parse_object(obj: Any, page_id: str, where: str, *, kind: str, post_id: str 
     url = obj.get("permalink_url")
     return ParsedRecord(
         platform=PLATFORM, account=page_id, kind=kind, native_id=native_id,
-        native=native_object(PLATFORM, obj),
+        native=NATIVE.native_object(obj),
         url=url if isinstance(url, str) else f"https://www.facebook.com/{native_id}",
         author=author, author_is_department=bool(author_id) and author_id == page_id,
         created_at=rfc3339(created), text=text, parent_native_id=parent, thread_native_id=thread,
@@ -244,3 +286,10 @@ class FacebookSpider(ApiSpider):
             else:
                 text += f"; the token in environment variable {self.source.token_env} was rejected"
         return Outcome(error=text)
+
+
+SPEC = Platform(
+    name=PLATFORM, spider=FacebookSpider, native=NATIVE, default_base_url=DEFAULT_BASE_URL,
+    account_pattern=ACCOUNT, account_description="a numeric Facebook Page ID (104712345678901), not the Page's username",
+    token_required=True, token_description="a Page access token",
+)

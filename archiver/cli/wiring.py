@@ -12,7 +12,7 @@ from collections.abc import Callable
 
 from archiver.catalog import Catalog
 from archiver.config import Config, SourceConfig
-from archiver.errors import SunshineError
+from archiver.errors import ConfigError, SunshineError
 from archiver.holds import HoldCriteria
 from archiver.run import RunResult, run_archive
 from archiver.session import ArchiveSession
@@ -28,8 +28,51 @@ def open_search_index(config: Config) -> SearchIndex:
 
 def archive(config: Config, source_name: str | None = None,
             progress: Callable[[int], None] | None = None) -> RunResult:
-    """`sunshine archive`: one run of the core over the Scrapy spiders into the configured index."""
+    """`sunshine archive`: one run of the core over the Scrapy spiders into the configured index.
+
+    The sources are checked against the platform registry first, so a source that cannot work stops
+    the run with one line per problem before any network call.
+    """
+    check_sources(config, source_name)
     return run_archive(config, crawl_sources, open_search_index(config), source_name, progress)
+
+
+def source_problems(config: Config, source_name: str | None = None) -> list[str]:
+    """One line per problem of the sources a run would crawl (all, or the one named), each naming
+    the config file, the `[[sources]]` entry and key, and what is expected.
+
+    The core config knows platform names only (it cannot import `spiders`); whether a platform has a
+    spider, what its accounts look like and whether it needs a token is the registry's to say.
+    """
+    from spiders.registry import PLATFORMS
+
+    problems: list[str] = []
+    for index, source in enumerate(config.sources):
+        if source_name is not None and source.name != source_name:
+            continue
+        where = f"{config.path}: sources[{index}] ({source.name!r})"
+        spec = PLATFORMS.get(source.platform)
+        if spec is None:
+            problems.append(f"{where}.platform: no spider for platform {source.platform!r} yet; "
+                            f"expected one of {', '.join(sorted(PLATFORMS))}")
+            continue
+        account_problem = spec.account_problem(source.account)
+        if account_problem is not None:
+            problems.append(f"{where}.account: {account_problem}, got {source.account!r}")
+        if spec.token_required and not source.token_env:
+            problems.append(f"{where}.token_env: {source.platform} needs {spec.token_description}; name the "
+                            "environment variable that holds it (the token itself never goes in the file)")
+        elif spec.token_required and not source.token():
+            problems.append(f"{where}.token_env: environment variable {source.token_env} is not set "
+                            f"(expected {spec.token_description})")
+    return problems
+
+
+def check_sources(config: Config, source_name: str | None = None) -> None:
+    """Raise a `ConfigError` listing `source_problems`, if there are any."""
+    problems = source_problems(config, source_name)
+    if problems:
+        raise ConfigError("\n".join(problems))
 
 
 def hold_text_matcher(index: SearchIndex) -> Callable[[HoldCriteria], set[str]]:
@@ -59,8 +102,8 @@ def crawl_sources(session: ArchiveSession, catalog: Catalog, sources: tuple[Sour
     from scrapy.crawler import CrawlerProcess
     from twisted.internet import defer
 
-    from spiders import SPIDERS
     from spiders.pipelines import SessionRef
+    from spiders.registry import platform
     from spiders.settings import scrapy_settings
 
     settings = scrapy_settings()
@@ -78,12 +121,10 @@ def crawl_sources(session: ArchiveSession, catalog: Catalog, sources: tuple[Sour
             for source in sources:
                 if session.fatal is not None:
                     break
-                if source.platform not in SPIDERS:
-                    raise SunshineError(f"source {source.name}: no spider for platform {source.platform!r} yet "
-                                        f"(available: {', '.join(sorted(SPIDERS))})")
+                spider = platform(source.platform).spider  # check_sources made sure it exists
                 known = catalog.known_native_ids(source.name, exclude_seen_in=run_id)
                 skip = catalog.threads_done(run_id, source.name)
-                yield process.crawl(SPIDERS[source.platform], source=source, known=known, skip_threads=skip)
+                yield process.crawl(spider, source=source, known=known, skip_threads=skip)
                 session.flush()
         except Exception as exc:  # noqa: BLE001 - surfaced after the reactor stops
             session.fatal = session.fatal or exc

@@ -16,7 +16,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from scrapy import signals  # noqa: E402
 from scrapy.crawler import CrawlerProcess  # noqa: E402
 
-import spiders  # noqa: E402
+from spiders.registry import PLATFORMS  # noqa: E402
 from spiders.settings import scrapy_settings  # noqa: E402
 
 
@@ -24,7 +24,7 @@ def main(in_path: str, out_path: str) -> None:
     job = pickle.loads(Path(in_path).read_bytes())
     captures: list = []
     process = CrawlerProcess(scrapy_settings(**job.get("settings", {})))
-    crawler = process.create_crawler(spiders.SPIDERS[job["source"].platform])
+    crawler = process.create_crawler(PLATFORMS[job["source"].platform].spider)
 
     def collect(item: object, **_: object) -> None:
         captures.append(item)

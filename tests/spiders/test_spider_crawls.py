@@ -8,10 +8,9 @@ from collections import Counter
 import pytest
 
 from archiver.canonical import canonical_json
-from spiders.extract import VOLATILE_FIELDS, find_native
+from spiders.extract import find_native
+from spiders.registry import PLATFORMS
 from tests.spiders.conftest import TOKEN_ENV, CrawlResult, run_crawl, source_for
-
-PLATFORMS = ("bluesky", "facebook")
 
 
 def _world_records(sim, platform):
@@ -32,13 +31,13 @@ def _assert_matches_world(sim, platform: str, result: CrawlResult) -> None:
         assert record.thread_native_id == truth.thread_id
         assert record.parent_native_id == truth.parent_id
         assert record.status == ("hidden" if truth.status == "hidden" else "active")
-        assert not VOLATILE_FIELDS[platform] & set(record.native)
+        assert not PLATFORMS[platform].native.volatile & set(record.native)
     assert any(r.author_is_department and r.kind == "reply" for r in result.records)
     posts = {nid for nid, r in world.items() if r.kind == "post"}
     assert {c.completes_thread for c in result.captures if c.completes_thread} == posts
 
 
-@pytest.mark.parametrize("platform", PLATFORMS)
+@pytest.mark.parametrize("platform", sorted(PLATFORMS))
 def test_crawl_captures_every_record_exactly_once(sim, platform):
     result = run_crawl(source_for(sim, platform))
     _assert_matches_world(sim, platform, result)
@@ -47,7 +46,7 @@ def test_crawl_captures_every_record_exactly_once(sim, platform):
     assert {nid: by_id[nid].text for nid in hostile} == hostile  # 1 MB, <script>, \ud800, RTL kept exactly
 
 
-@pytest.mark.parametrize("platform", PLATFORMS)
+@pytest.mark.parametrize("platform", sorted(PLATFORMS))
 def test_exchange_is_byte_exact_and_native_reextracts(sim, platform):
     result = run_crawl(source_for(sim, platform))
     api = [c for c in result.captures if c.records]
@@ -66,7 +65,7 @@ def test_exchange_is_byte_exact_and_native_reextracts(sim, platform):
             assert find_native(platform, capture.exchange.body, record.native_id) == record.native
 
 
-@pytest.mark.parametrize("platform", PLATFORMS)
+@pytest.mark.parametrize("platform", sorted(PLATFORMS))
 def test_media_fetched_once_each(sim, platform):
     result = run_crawl(source_for(sim, platform))
     blobs = [blob for capture in result.captures for blob in capture.media]
@@ -79,7 +78,7 @@ def test_media_fetched_once_each(sim, platform):
         assert blob.mime == "image/png"
 
 
-@pytest.mark.parametrize("platform", PLATFORMS)
+@pytest.mark.parametrize("platform", sorted(PLATFORMS))
 def test_versions_only_on_real_change_and_tombstones_after_advance(make_sim, platform):
     sim = make_sim(seed=11, scale=300)
     first = run_crawl(source_for(sim, platform))
@@ -108,7 +107,7 @@ def test_versions_only_on_real_change_and_tombstones_after_advance(make_sim, pla
             assert same == (record.native_id not in changed), record.native_id
 
 
-@pytest.mark.parametrize("platform", PLATFORMS)
+@pytest.mark.parametrize("platform", sorted(PLATFORMS))
 def test_rate_limited_crawl_still_completes(make_sim, platform):
     sim = make_sim(seed=5, scale=200, rate_limit_every=4, retry_after=1)
     result = run_crawl(source_for(sim, platform))
@@ -139,7 +138,7 @@ def test_skip_threads_fetches_no_threads(sim):
     assert {r.native_id for r in result.records if r.kind == "post"} == posts
 
 
-@pytest.mark.parametrize("platform", PLATFORMS)
+@pytest.mark.parametrize("platform", sorted(PLATFORMS))
 def test_sweep_fetches_known_records_of_skipped_threads_one_by_one(make_sim, platform):
     sim = make_sim(seed=9, scale=200)
     for _ in range(2):

@@ -11,27 +11,28 @@ from hypothesis import strategies as st
 from archiver.canonical import canonical_json
 from spiders.base import PayloadError, redact_url
 from spiders.bluesky import parse_feed_page, parse_post_view, parse_thread
-from spiders.extract import BLUESKY_VOLATILE, FACEBOOK_VOLATILE, find_native, native_object
+from spiders.extract import find_native, native_object
 from spiders.facebook import parse_object, rfc3339
 from spiders.middlewares import backoff_delay
+from spiders.registry import PLATFORMS
 from spiders.settings import scrapy_settings
 
 json_leaf = st.none() | st.booleans() | st.integers() | st.text()
 json_value = st.recursive(json_leaf, lambda inner: st.lists(inner, max_size=3)
                           | st.dictionaries(st.text(max_size=5), inner, max_size=3), max_leaves=8)
-keys = st.sampled_from(sorted(BLUESKY_VOLATILE | FACEBOOK_VOLATILE) + ["uri", "id", "text", "message", "cid"]) \
-    | st.text(max_size=8)
+ALL_VOLATILE = frozenset().union(*(spec.native.volatile for spec in PLATFORMS.values()))
+keys = st.sampled_from(sorted(ALL_VOLATILE) + ["uri", "id", "text", "message", "cid"]) | st.text(max_size=8)
 
 
-@given(st.sampled_from(["bluesky", "facebook"]), st.dictionaries(keys, json_value, max_size=12))
+@given(st.sampled_from(sorted(PLATFORMS)), st.dictionaries(keys, json_value, max_size=12))
 def test_native_object_drops_exactly_the_volatile_keys(platform, raw):
-    volatile = BLUESKY_VOLATILE if platform == "bluesky" else FACEBOOK_VOLATILE
+    volatile = PLATFORMS[platform].native.volatile
     native = native_object(platform, raw)
     assert native == {k: v for k, v in raw.items() if k not in volatile}
     assert native_object(platform, native) == native  # idempotent: re-extraction agrees
 
 
-@given(st.dictionaries(st.sampled_from(sorted(BLUESKY_VOLATILE)), st.integers(), max_size=5),
+@given(st.dictionaries(st.sampled_from(sorted(PLATFORMS["bluesky"].native.volatile)), st.integers(), max_size=5),
        st.text(), st.text())
 def test_bluesky_engagement_never_changes_native_but_text_does(counters, text, other):
     view = {"uri": "at://did:plc:a/app.bsky.feed.post/1", "cid": "bafy", "record": {"text": text}}
