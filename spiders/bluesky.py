@@ -271,7 +271,7 @@ class BlueskySpider(ApiSpider):
 
 
 SPEC = Platform(
-    name=PLATFORM, spider=BlueskySpider, native=NATIVE, default_base_url=DEFAULT_BASE_URL,
+    name=PLATFORM, spider=BlueskySpider, native=NATIVE,
     account_pattern=ACCOUNT, account_description="a Bluesky handle (springfieldpd.bsky.social) or DID (did:plc:…)",
     token_required=False,
 )

@@ -289,7 +289,7 @@ class FacebookSpider(ApiSpider):
 
 
 SPEC = Platform(
-    name=PLATFORM, spider=FacebookSpider, native=NATIVE, default_base_url=DEFAULT_BASE_URL,
+    name=PLATFORM, spider=FacebookSpider, native=NATIVE,
     account_pattern=ACCOUNT, account_description="a numeric Facebook Page ID (104712345678901), not the Page's username",
     token_required=True, token_description="a Page access token",
 )

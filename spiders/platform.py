@@ -50,17 +50,21 @@ class Platform:
     `account_pattern` must match a source's whole `account` (`re.fullmatch`); `account_description`
     says what is expected, for the config error. `token_required`: the API refuses anonymous calls,
     so a source must name a `token_env` whose variable is set; `token_description` says what kind of
-    token (empty when none is needed). `default_base_url` is used when a source has no `base_url`.
+    token (empty when none is needed). `default_base_url` (the spider's) is used when a source has no
+    `base_url`.
     """
 
     name: str
     spider: type[ApiSpider]
     native: NativeRule
-    default_base_url: str
     account_pattern: re.Pattern[str]
     account_description: str
     token_required: bool
     token_description: str = ""
+
+    @property
+    def default_base_url(self) -> str:
+        return self.spider.default_base_url
 
     def account_problem(self, account: str) -> str | None:
         """None when `account` is well-formed for this platform, else what was expected."""
