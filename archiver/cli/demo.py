@@ -19,6 +19,7 @@ from typing import Any
 import tomli_w
 
 from archiver.catalog import Catalog
+from archiver.cli.wiring import check_sources
 from archiver.config import Config, load_config
 from archiver.errors import SunshineError
 
@@ -27,21 +28,24 @@ DEMO_TOKEN = "sim-token"  # the simulator's own token, not a secret of any real 
 
 
 def simulator_sources(sim_base_url: str, token_env: str = TOKEN_ENV) -> list[dict[str, str]]:
-    """The `[[sources]]` of the simulated department served at `sim_base_url`."""
-    from infra.simulator.world import BLUESKY_HANDLE, FACEBOOK_PAGE_ID
+    """The `[[sources]]` of the simulated department served at `sim_base_url`: one per profile in the
+    simulator's table, so a new profile joins the demo; `token_env` for every platform that needs one."""
+    from infra.simulator.profiles import PROFILES
 
-    return [
-        {"name": "spd-bluesky", "platform": "bluesky", "account": BLUESKY_HANDLE,
-         "base_url": f"{sim_base_url}/bluesky"},
-        {"name": "spd-facebook", "platform": "facebook", "account": FACEBOOK_PAGE_ID, "token_env": token_env,
-         "base_url": f"{sim_base_url}/facebook/v21.0"},
-    ]
+    sources = []
+    for name, profile in PROFILES.items():
+        source = {"name": f"spd-{name}", "platform": name, "account": profile.account,
+                  "base_url": f"{sim_base_url}{profile.api_path}"}
+        if profile.token_required:
+            source["token_env"] = token_env
+        sources.append(source)
+    return sources
 
 
 def simulator_config(sim_base_url: str, *, token_env: str = TOKEN_ENV,
                      tables: dict[str, Any] | None = None) -> dict[str, Any]:
     """A whole config for archiving the simulator: embedded backends unless `tables` says otherwise."""
-    from infra.simulator.world import DEPARTMENT_NAME
+    from infra.simulator.text import DEPARTMENT_NAME
 
     data: dict[str, Any] = {
         "department": {"name": DEPARTMENT_NAME},
@@ -90,6 +94,7 @@ def run_demo(data_dir: Path, *, scale: int, steps: int, seed: int, base_config: 
         write_simulator_config(config_path, sim.base_url, tables=_base_tables(base_config))
         config = load_config(config_path)
         env = dict(os.environ, **{TOKEN_ENV: DEMO_TOKEN})
+        check_sources(config, environ=env)  # the environment the rounds will run in
         for step in range(steps):
             if step:
                 sim.advance()
@@ -110,10 +115,10 @@ def _summary(config: Config, elapsed: float, echo: Callable[[str], None]) -> Non
     catalog = Catalog(config.catalog_path)
     try:
         records = catalog.count("records")
-        by_status = dict(catalog.db.execute("SELECT status, COUNT(*) FROM records GROUP BY status").fetchall())
-        by_platform = dict(catalog.db.execute("SELECT platform, COUNT(*) FROM records GROUP BY platform").fetchall())
+        by_status = catalog.records_by("status")
+        by_platform = catalog.records_by("platform")
         versions = catalog.count("versions")
-        objects = catalog.db.execute("SELECT COUNT(*), COALESCE(SUM(size), 0) FROM objects").fetchone()
+        objects = catalog.object_totals()
     finally:
         catalog.close()
     echo("")

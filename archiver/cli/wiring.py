@@ -8,7 +8,8 @@ plain callables and objects, so the core can be read, tested and reused on its o
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+import os
+from collections.abc import Callable, Mapping
 
 from archiver.catalog import Catalog
 from archiver.config import Config, SourceConfig
@@ -37,40 +38,44 @@ def archive(config: Config, source_name: str | None = None,
     return run_archive(config, crawl_sources, open_search_index(config), source_name, progress)
 
 
-def source_problems(config: Config, source_name: str | None = None) -> list[str]:
+def source_problems(config: Config, source_name: str | None = None,
+                    environ: Mapping[str, str] | None = None) -> list[str]:
     """One line per problem of the sources a run would crawl (all, or the one named), each naming
     the config file, the `[[sources]]` entry and key, and what is expected.
 
     The core config knows platform names only (it cannot import `spiders`); whether a platform has a
     spider, what its accounts look like and whether it needs a token is the registry's to say.
+    `environ` is the environment the crawl will run in (default: this process's).
     """
     from spiders.registry import PLATFORMS
 
+    environ = os.environ if environ is None else environ
     problems: list[str] = []
     for index, source in enumerate(config.sources):
         if source_name is not None and source.name != source_name:
             continue
-        where = f"{config.path}: sources[{index}] ({source.name!r})"
+        where = f"{config.path}: sources[{index}].{{}} (source {source.name!r})"
         spec = PLATFORMS.get(source.platform)
         if spec is None:
-            problems.append(f"{where}.platform: no spider for platform {source.platform!r} yet; "
+            problems.append(f"{where.format('platform')}: no spider for platform {source.platform!r} yet; "
                             f"expected one of {', '.join(sorted(PLATFORMS))}")
             continue
         account_problem = spec.account_problem(source.account)
         if account_problem is not None:
-            problems.append(f"{where}.account: {account_problem}, got {source.account!r}")
+            problems.append(f"{where.format('account')}: {account_problem}, got {source.account!r}")
         if spec.token_required and not source.token_env:
-            problems.append(f"{where}.token_env: {source.platform} needs {spec.token_description}; name the "
+            problems.append(f"{where.format('token_env')}: {source.platform} needs {spec.token_description}; name the "
                             "environment variable that holds it (the token itself never goes in the file)")
-        elif spec.token_required and not source.token():
-            problems.append(f"{where}.token_env: environment variable {source.token_env} is not set "
+        elif spec.token_required and not environ.get(source.token_env):
+            problems.append(f"{where.format('token_env')}: environment variable {source.token_env} is not set "
                             f"(expected {spec.token_description})")
     return problems
 
 
-def check_sources(config: Config, source_name: str | None = None) -> None:
+def check_sources(config: Config, source_name: str | None = None,
+                  environ: Mapping[str, str] | None = None) -> None:
     """Raise a `ConfigError` listing `source_problems`, if there are any."""
-    problems = source_problems(config, source_name)
+    problems = source_problems(config, source_name, environ)
     if problems:
         raise ConfigError("\n".join(problems))
 

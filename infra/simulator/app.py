@@ -1,7 +1,8 @@
-"""Routing, token check, rate limiting, faults and the response cache: everything but the socket.
+"""Routing, rate limiting, faults and the response cache: everything but the socket.
 
 `SimulatorApp.handle(method, target, headers, body)` turns one request into a `Reply`, so tests can
-drive it without HTTP and the server stays a thin loop. Answers are cached as bytes per (step,
+drive it without HTTP and the server stays a thin loop. A platform request goes to the profile
+whose prefix starts its path (`profiles.PROFILES`); the profile checks tokens and answers. Answers are cached as bytes per (step,
 request target): a world changes only in `advance()`, which empties the cache.
 """
 
@@ -10,23 +11,21 @@ from __future__ import annotations
 import json
 import logging
 import threading
-import time
 from collections.abc import Mapping
 from typing import Any
 from urllib.parse import parse_qs, unquote
 
-from infra.simulator import bluesky, facebook
 from infra.simulator.faults import Fault, FaultSet, apply_fault
+from infra.simulator.profile import Profile, Route
 from infra.simulator.wire import Reply, json_reply
-from infra.simulator.world import BLUESKY, FACEBOOK, World
+from infra.simulator.world import World
 
 log = logging.getLogger(__name__)
 CACHE_BUDGET = 64 * 1024 * 1024  # bytes of cached bodies per step before the cache starts over
-RATE_LIMIT = 3000  # the RateLimit-Limit the Bluesky AppView advertises per 5 minutes
 
 
 class SimulatorApp:
-    """One simulated platform host: a `World` behind the Bluesky and Facebook API shapes."""
+    """One simulated platform host: a `World` behind every profiled platform's API shapes."""
 
     def __init__(self, world: World, *, base_url: str, token: str = "sim-token",
                  rate_limit_every: int | None = None, faults: list[Fault] | None = None,
@@ -39,7 +38,7 @@ class SimulatorApp:
         self.rate_limit_every = rate_limit_every
         self.retry_after = retry_after
         self.faults = FaultSet(faults)
-        self.requests: dict[str, int] = {BLUESKY: 0, FACEBOOK: 0}
+        self.requests: dict[str, int] = {platform: 0 for platform in world.profiles}
         self._lock = threading.RLock()
         self._cache: dict[str, Reply] = {}
         self._cache_step = world.step
@@ -58,10 +57,13 @@ class SimulatorApp:
     def state(self) -> dict[str, Any]:
         with self._lock:
             state = self.world.state()
-        accounts = state["accounts"]
-        accounts[BLUESKY]["base_url"] = f"{self.base_url}/bluesky"
-        accounts[FACEBOOK]["base_url"] = f"{self.base_url}/facebook/v21.0"
+        for name, account in state["accounts"].items():
+            account["base_url"] = self.api_base_url(name)
         return state
+
+    def api_base_url(self, platform: str) -> str:
+        """What a source's `base_url` is for `platform` on this server."""
+        return f"{self.base_url}{self.world.profiles[platform].api_path}"
 
     # ----- requests ---------------------------------------------------------------------------
 
@@ -71,10 +73,9 @@ class SimulatorApp:
         headers = headers or {}
         path = target.partition("?")[0]
         try:
-            if path.startswith("/bluesky/") or path == "/bluesky":
-                return self._platform(BLUESKY, method, target, headers)
-            if path.startswith("/facebook/") or path == "/facebook":
-                return self._platform(FACEBOOK, method, target, headers)
+            for profile in self.world.profiles.values():
+                if profile.owns(path):
+                    return self._platform(profile, method, target, headers)
             if path.startswith("/media/"):
                 return self._media(path)
             if path.startswith("/_sim/"):
@@ -84,25 +85,26 @@ class SimulatorApp:
             log.exception("simulator failed on %s %s", method, target)
             return json_reply(500, {"error": "InternalServerError", "message": "Internal Server Error"})
 
-    def _platform(self, platform: str, method: str, target: str, headers: Mapping[str, str]) -> Reply:
+    def _platform(self, profile: Profile, method: str, target: str, headers: Mapping[str, str]) -> Reply:
         with self._lock:
-            self.requests[platform] += 1
-            count = self.requests[platform]
+            self.requests[profile.name] += 1
+            count = self.requests[profile.name]
         if self.rate_limit_every and count % self.rate_limit_every == 0:
-            return self._rate_limited(platform, target)
+            reply = profile.throttled(self.retry_after, target)
+            return Reply(reply.status, reply.body, reply.content_type, reply.headers, cacheable=False)
         if method != "GET":
-            return self._not_found(platform, target)
-        fault = self.faults.take(platform, target)
+            return profile.unsupported_method(target)
+        fault = self.faults.take(profile.name, target)
         with self._lock:
             if self._cache_step != self.world.step:  # the world was advanced directly
                 self._cache.clear()
                 self._cache_bytes = 0
                 self._cache_step = self.world.step
             # a header token is not part of the target, so such answers are neither cached nor reused
-            keyed = platform == BLUESKY or _header_token(headers) is None
+            keyed = not profile.token_required or not _has_authorization(headers)
             reply = self._cache.get(target) if keyed else None
             if reply is None:
-                reply = self._route(platform, target, headers)
+                reply = self._route(profile, method, target, headers)
                 if keyed:
                     self._remember(target, reply)
         if fault is not None:
@@ -118,41 +120,14 @@ class SimulatorApp:
         self._cache[target] = reply
         self._cache_bytes += len(reply.body)
 
-    def _route(self, platform: str, target: str, headers: Mapping[str, str]) -> Reply:
+    def _route(self, profile: Profile, method: str, target: str, headers: Mapping[str, str]) -> Reply:
         path, _, query = target.partition("?")
         multi = parse_qs(query, keep_blank_values=True)
         params = {key: values[0] for key, values in multi.items()}
-        parts = [unquote(part) for part in path.split("/")[2:]]
-        if platform == BLUESKY:
-            if len(parts) != 2 or parts[0] != "xrpc":
-                return bluesky.error(404, "NotFound", f"No route for {path}")
-            return bluesky.handle(self.world, parts[1], params, multi.get("uris", []), self.base_url)
-        if not parts or not parts[0].startswith("v"):
-            return facebook.graph_error(f"Unknown path components: {path}", "OAuthException", 2500,
-                                        trace=path)
-        token = params.get("access_token") or _header_token(headers)
-        if token != self.token:
-            return facebook.invalid_token(path)
-        return facebook.handle(self.world, parts[0], parts[1:], params, self.base_url)
-
-    def _not_found(self, platform: str, target: str) -> Reply:
-        if platform == BLUESKY:
-            return bluesky.error(404, "MethodNotImplemented", "Method Not Implemented")
-        return facebook.graph_error("Unsupported method", "OAuthException", 100, trace=target)
-
-    def _rate_limited(self, platform: str, target: str) -> Reply:
-        if platform == BLUESKY:
-            reset = int(time.time()) + self.retry_after
-            headers = (("RateLimit-Limit", str(RATE_LIMIT)), ("RateLimit-Remaining", "0"),
-                       ("RateLimit-Reset", str(reset)), ("RateLimit-Policy", f"{RATE_LIMIT};w=300"),
-                       ("Retry-After", str(self.retry_after)))
-            reply = json_reply(429, {"error": "RateLimitExceeded", "message": "Rate Limit Exceeded"}, headers)
-        else:
-            body = facebook.graph_error("(#4) Application request limit reached", "OAuthException", 4,
-                                        trace=target, is_transient=True).body
-            usage = json.dumps({"call_count": 100, "total_cputime": 10, "total_time": 10}, separators=(",", ":"))
-            reply = Reply(400, body, headers=(("X-App-Usage", usage),))
-        return Reply(reply.status, reply.body, reply.content_type, reply.headers, cacheable=False)
+        parts = [unquote(part) for part in path[len(profile.prefix):].split("/")[1:]]
+        route = Route(method=method, target=target, path=path, parts=parts, params=params, multi=multi,
+                      headers=headers, base_url=self.base_url, token=self.token)
+        return profile.handle(self.world, route)
 
     def _media(self, path: str) -> Reply:
         name = path[len("/media/"):]
@@ -182,9 +157,6 @@ class SimulatorApp:
         return json_reply(404, {"error": "NotFound", "message": f"No route for {method} {path}"})
 
 
-def _header_token(headers: Mapping[str, str]) -> str | None:
-    value = headers.get("Authorization") or headers.get("authorization")
-    if not value:
-        return None
-    scheme, _, token = value.partition(" ")
-    return token.strip() if scheme.lower() in ("bearer", "oauth") else None
+def _has_authorization(headers: Mapping[str, str]) -> bool:
+    """A header token is not part of the target, so such answers are neither cached nor reused."""
+    return bool(headers.get("Authorization") or headers.get("authorization"))

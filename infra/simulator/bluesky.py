@@ -1,4 +1,8 @@
-"""Bluesky AppView (XRPC) endpoints over a `World`, in the shapes `docs/platform-api.md` pins.
+"""Bluesky profile: AppView (XRPC) endpoints over a `World`, in the shapes `docs/platform-api.md` pins.
+
+Routes under `/bluesky` (`/bluesky/xrpc/<nsid>`); no token needed (the public AppView). Ids follow
+the AT Protocol: `at://<did>/app.bsky.feed.post/<rkey>` with a TID rkey; the department and each
+resident have a handle and a did:plc. Rate limit: HTTP 429 with `RateLimit-*` and `Retry-After`.
 
 Views are built by one function per shape (`post_view`, `thread_node`), so a record's PostView is
 byte-identical wherever it appears within a step: in the author feed, as a feed item's root or
@@ -7,15 +11,76 @@ parent, or inside a thread.
 
 from __future__ import annotations
 
+import time
+from bisect import bisect_right
 from collections.abc import Callable, Mapping
-from typing import Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 from infra.simulator import ids
+from infra.simulator.profile import Profile, Route
+from infra.simulator.text import DEPARTMENT_NAME
 from infra.simulator.wire import Reply, json_reply
-from infra.simulator.world import BLUESKY, BLUESKY_HANDLE, DEPARTMENT_NAME, Node, World
+
+if TYPE_CHECKING:
+    from infra.simulator.world import Node, World
+
+BLUESKY = "bluesky"
+BLUESKY_HANDLE = "springfieldpd.bsky.social"
+RATE_LIMIT = 3000  # the RateLimit-Limit the Bluesky AppView advertises per 5 minutes
 
 THREAD_TYPE = "app.bsky.feed.defs#threadViewPost"
 FEED_FILTERS = ("posts_with_replies", "posts_no_replies", "posts_with_media", "posts_and_author_threads")
+
+
+@dataclass(frozen=True)
+class Identities:
+    """The department's DID and each resident's handle and DID (by resident number)."""
+
+    did: str
+    handles: tuple[str, ...]
+    dids: tuple[str, ...]
+    did_of_handle: dict[str, str]
+
+
+def setup(world: World) -> Identities:
+    handles = tuple(f"{r.slug}{r.number}.bsky.social" for r in world.residents)
+    dids = tuple(ids.plc_did(f"{world.seed}:{handle}") for handle in handles)
+    did = ids.plc_did(BLUESKY_HANDLE)
+    return Identities(did, handles, dids, {BLUESKY_HANDLE: did, **dict(zip(handles, dids, strict=True))})
+
+
+def identities(world: World) -> Identities:
+    return world.platform_state[BLUESKY]  # type: ignore[return-value]  # what setup() made
+
+
+def assign_ids(world: World, node: Node, images: int) -> None:
+    """A TID rkey from the creation time, and an at:// URI in the author's repo."""
+    node.key = ids.tid(node.created_ms * 1000 + node.idx % 1000, node.idx // 1000)
+    node.native_id = f"at://{author_did(world, node)}/app.bsky.feed.post/{node.key}"
+    node.images = tuple(f"bsky-{node.key}-{k}" for k in range(images))
+
+
+def author_did(world: World, node: Node) -> str:
+    people = identities(world)
+    return people.did if node.is_department else people.dids[node.author]
+
+
+def author_handle(world: World, node: Node) -> str:
+    return BLUESKY_HANDLE if node.is_department else identities(world).handles[node.author]
+
+
+def resolve_uri(world: World, uri: str) -> str:
+    """An at:// URI with a handle in the authority rewritten to the DID the world keys on."""
+    if not uri.startswith("at://"):
+        return uri
+    authority, _, rest = uri[5:].partition("/")
+    did = identities(world).did_of_handle.get(authority)
+    return f"at://{did}/{rest}" if did else uri
+
+
+def account_state(world: World) -> dict[str, Any]:
+    return {"handle": BLUESKY_HANDLE, "did": identities(world).did, "displayName": DEPARTMENT_NAME}
 
 
 def error(status: int, name: str, message: str) -> Reply:
@@ -53,8 +118,8 @@ def post_view(world: World, node: Node, media_base: str) -> dict[str, Any]:
     view: dict[str, Any] = {
         "uri": node.native_id,
         "cid": world.cid(node),
-        "author": {"did": world.bluesky_did if node.is_department else world.residents[node.author].did,
-                   "handle": world.author_handle(node), "displayName": world.author_name(node)},
+        "author": {"did": author_did(world, node), "handle": author_handle(world, node),
+                   "displayName": world.author_name(node)},
         "record": record,
     }
     if node.images:
@@ -104,7 +169,7 @@ def _parent_chain(world: World, node: Node, height: int, media_base: str) -> dic
 
 
 def _actor_ok(world: World, actor: str) -> bool:
-    return actor in (BLUESKY_HANDLE, world.bluesky_did)
+    return actor in (BLUESKY_HANDLE, identities(world).did)
 
 
 def _encode_cursor(node: Node) -> str:
@@ -144,7 +209,7 @@ def get_author_feed(world: World, params: Mapping[str, str], media_base: str) ->
         after = _decode_cursor(params["cursor"])
         if after is None:
             return invalid("Malformed cursor")
-    start = World.items_after(items, keys, after)
+    start = 0 if after is None else bisect_right(keys, after)
     page = items[start:start + limit]
     feed = []
     for node in page:
@@ -160,7 +225,7 @@ def get_author_feed(world: World, params: Mapping[str, str], media_base: str) ->
 
 
 def _find(world: World, uri: str) -> Node | None:
-    node = world.node(BLUESKY, world.resolve_uri(uri))
+    node = world.node(BLUESKY, resolve_uri(world, uri))
     return None if node is None or node.deleted else node
 
 
@@ -204,13 +269,13 @@ def get_profile(world: World, params: Mapping[str, str]) -> Reply:
     if not _actor_ok(world, actor):
         return invalid("Profile not found")
     items, _ = world.feed(BLUESKY)
-    return json_reply(200, {"did": world.bluesky_did, "handle": BLUESKY_HANDLE, "displayName": DEPARTMENT_NAME,
+    return json_reply(200, {"did": identities(world).did, "handle": BLUESKY_HANDLE, "displayName": DEPARTMENT_NAME,
                             "description": "Official account of the Springfield Police Department. "
                                            "Not monitored 24/7: in an emergency call 911.",
                             "postsCount": len(items), "labels": []})
 
 
-def handle(world: World, method: str, params: Mapping[str, str], uris: list[str], media_base: str) -> Reply:
+def xrpc(world: World, method: str, params: Mapping[str, str], uris: list[str], media_base: str) -> Reply:
     """Dispatch one XRPC query (`method` is the NSID after /xrpc/)."""
     if method == "app.bsky.feed.getAuthorFeed":
         return get_author_feed(world, params, media_base)
@@ -221,3 +286,31 @@ def handle(world: World, method: str, params: Mapping[str, str], uris: list[str]
     if method == "app.bsky.actor.getProfile":
         return get_profile(world, params)
     return error(404, "MethodNotImplemented", "Method Not Implemented")
+
+
+def handle(world: World, route: Route) -> Reply:
+    """`GET /bluesky/xrpc/<nsid>?…` (the public AppView needs no token)."""
+    if len(route.parts) != 2 or route.parts[0] != "xrpc":
+        return error(404, "NotFound", f"No route for {route.path}")
+    return xrpc(world, route.parts[1], route.params, route.multi.get("uris", []), route.base_url)
+
+
+def throttled(retry_after: int, target: str) -> Reply:
+    """HTTP 429 with the AppView's rate-limit headers."""
+    reset = int(time.time()) + retry_after
+    headers = (("RateLimit-Limit", str(RATE_LIMIT)), ("RateLimit-Remaining", "0"),
+               ("RateLimit-Reset", str(reset)), ("RateLimit-Policy", f"{RATE_LIMIT};w=300"),
+               ("Retry-After", str(retry_after)))
+    return json_reply(429, {"error": "RateLimitExceeded", "message": "Rate Limit Exceeded"}, headers)
+
+
+def unsupported_method(target: str) -> Reply:
+    return error(404, "MethodNotImplemented", "Method Not Implemented")
+
+
+PROFILE = Profile(
+    name=BLUESKY, prefix="/bluesky", api_path="/bluesky", account=BLUESKY_HANDLE, token_required=False,
+    feed_has_replies=True, hides_comments=False, setup=setup, assign_ids=assign_ids,
+    timestamp=ids.bluesky_time, author_label=author_handle, account_state=account_state, handle=handle,
+    throttled=throttled, unsupported_method=unsupported_method,
+)

@@ -1,4 +1,9 @@
-"""Facebook Graph API (a Page) endpoints over a `World`, in the shapes `docs/platform-api.md` pins.
+"""Facebook profile: Graph API (a Page) endpoints over a `World`, in the shapes `docs/platform-api.md` pins.
+
+Routes under `/facebook/<version>/…`; every request needs the server's token (`access_token` query
+parameter or an `Authorization: OAuth|Bearer` header), else Graph error 190. Post ids are
+`<page-id>_<n>`, comment ids `<post-n>_<n>`; residents' comments can be hidden. Rate limit: HTTP 400
+with Graph error code 4 and an `X-App-Usage` header.
 
 Objects honour `fields=` at the top level (nested `{…}` selections are accepted and ignored), as
 the Graph API does; without `fields` every documented field is returned. Cursors are opaque base64
@@ -9,17 +14,53 @@ from __future__ import annotations
 
 import base64
 import binascii
+import json
 from bisect import bisect_right
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
 from infra.simulator import ids
+from infra.simulator.profile import Profile, Route
+from infra.simulator.text import DEPARTMENT_NAME
 from infra.simulator.wire import Reply, json_reply
-from infra.simulator.world import DEPARTMENT_NAME, FACEBOOK, Node, World
+
+if TYPE_CHECKING:
+    from infra.simulator.world import Node, World
+
+FACEBOOK = "facebook"
+FACEBOOK_PAGE_ID = "104712345678901"
 
 GRAPH_DOCS = "https://developers.facebook.com/docs/graph-api"
 FEED_EDGES = ("feed", "posts", "published_posts")
+
+
+def setup(world: World) -> tuple[str, ...]:
+    """Each resident's Facebook user id (by resident number)."""
+    return tuple(str(100_000_000_000_000 + world.id_base + r.number) for r in world.residents)
+
+
+def user_id(world: World, node: Node) -> str:
+    return FACEBOOK_PAGE_ID if node.is_department else world.platform_state[FACEBOOK][node.author]  # type: ignore[index]
+
+
+def assign_ids(world: World, node: Node, images: int) -> None:
+    """Posts `<page-id>_<n>`, comments `<post-n>_<n>`: decimal object numbers apart per seed."""
+    if node.parent is None:
+        node.key = str(122_000_000_000_000_000 + world.id_base + node.idx)
+        node.native_id = f"{FACEBOOK_PAGE_ID}_{node.key}"
+    else:
+        node.key = str(1_000_000_000_000_000 + world.id_base + node.idx)
+        node.native_id = f"{node.root.key}_{node.key}"
+    node.images = tuple(f"fb-{node.key}-{k}" for k in range(images))
+
+
+def author_label(world: World, node: Node) -> str:
+    return world.author_name(node)
+
+
+def account_state(world: World) -> dict[str, Any]:
+    return {"page_id": FACEBOOK_PAGE_ID, "name": DEPARTMENT_NAME}
 
 
 def fbtrace_id(*parts: object) -> str:
@@ -80,8 +121,8 @@ def post_object(world: World, node: Node, media_base: str) -> dict[str, Any]:
         "message": world.text_of(node),
         "created_time": ids.facebook_time(node.created_ms),
         "updated_time": ids.facebook_time(node.edited_ms),
-        "from": {"name": DEPARTMENT_NAME, "id": world.page_id},
-        "permalink_url": f"https://www.facebook.com/{world.page_id}/posts/{node.number}",
+        "from": {"name": DEPARTMENT_NAME, "id": FACEBOOK_PAGE_ID},
+        "permalink_url": f"https://www.facebook.com/{FACEBOOK_PAGE_ID}/posts/{node.key}",
     }
     if node.images:
         obj["attachments"] = {"data": [
@@ -94,8 +135,7 @@ def post_object(world: World, node: Node, media_base: str) -> dict[str, Any]:
 
 
 def comment_object(world: World, node: Node) -> dict[str, Any]:
-    author = ({"name": DEPARTMENT_NAME, "id": world.page_id} if node.is_department else
-              {"name": world.residents[node.author].name, "id": world.residents[node.author].facebook_id})
+    author = {"name": world.author_name(node), "id": user_id(world, node)}
     obj: dict[str, Any] = {
         "id": node.native_id,
         "message": world.text_of(node),
@@ -107,15 +147,15 @@ def comment_object(world: World, node: Node) -> dict[str, Any]:
     obj.update({
         "is_hidden": node.hidden,
         "comment_count": sum(1 for child in node.children if not child.deleted),
-        "permalink_url": f"https://www.facebook.com/{world.page_id}/posts/{node.root.number}"
-                         f"?comment_id={node.number}",
+        "permalink_url": f"https://www.facebook.com/{FACEBOOK_PAGE_ID}/posts/{node.root.key}"
+                         f"?comment_id={node.key}",
     })
     return obj
 
 
 def page_object(world: World) -> dict[str, Any]:
-    return {"id": world.page_id, "name": DEPARTMENT_NAME, "category": "Police Station",
-            "link": f"https://www.facebook.com/{world.page_id}"}
+    return {"id": FACEBOOK_PAGE_ID, "name": DEPARTMENT_NAME, "category": "Police Station",
+            "link": f"https://www.facebook.com/{FACEBOOK_PAGE_ID}"}
 
 
 def _encode_cursor(key: tuple[int, int]) -> str:
@@ -166,7 +206,7 @@ class Request:
         return json_reply(200, body)
 
 
-def handle(world: World, version: str, path: list[str], params: Mapping[str, str], base_url: str) -> Reply:
+def graph(world: World, version: str, path: list[str], params: Mapping[str, str], base_url: str) -> Reply:
     """Dispatch `GET /facebook/<version>/<object-id>[/<edge>]` (the token was checked already)."""
     if not path or len(path) > 2 or not path[0]:
         return graph_error(f"Unknown path components: /{'/'.join(path)}", "OAuthException", 2500,
@@ -174,7 +214,7 @@ def handle(world: World, version: str, path: list[str], params: Mapping[str, str
     object_id, edge = path[0], (path[1] if len(path) == 2 else None)
     request = Request(world, version, object_id, edge, params, base_url)
     media_base = base_url
-    if object_id == world.page_id:
+    if object_id == FACEBOOK_PAGE_ID:
         if edge is None:
             return json_reply(200, _select(page_object(world), request.fields))
         if edge not in FEED_EDGES:
@@ -205,3 +245,42 @@ def handle(world: World, version: str, path: list[str], params: Mapping[str, str
         comments.reverse()
         keys = [(-c.created_ms, -c.idx) for c in comments]
     return request.page(comments, keys, lambda n: comment_object(world, n))
+
+
+def header_token(headers: Mapping[str, str]) -> str | None:
+    """The token of an `Authorization: OAuth <token>` (or `Bearer`) header, if any."""
+    value = headers.get("Authorization") or headers.get("authorization")
+    if not value:
+        return None
+    scheme, _, token = value.partition(" ")
+    return token.strip() if scheme.lower() in ("bearer", "oauth") else None
+
+
+def handle(world: World, route: Route) -> Reply:
+    """`GET /facebook/<version>/<object-id>[/<edge>]`, after the token check Graph makes first."""
+    if not route.parts or not route.parts[0].startswith("v"):
+        return graph_error(f"Unknown path components: {route.path}", "OAuthException", 2500, trace=route.path)
+    token = route.params.get("access_token") or header_token(route.headers)
+    if token != route.token:
+        return invalid_token(route.path)
+    return graph(world, route.parts[0], route.parts[1:], route.params, route.base_url)
+
+
+def throttled(retry_after: int, target: str) -> Reply:
+    """Graph's application throttle: HTTP 400, error code 4, and the usage header at 100 %."""
+    body = graph_error("(#4) Application request limit reached", "OAuthException", 4,
+                       trace=target, is_transient=True).body
+    usage = json.dumps({"call_count": 100, "total_cputime": 10, "total_time": 10}, separators=(",", ":"))
+    return Reply(400, body, headers=(("X-App-Usage", usage),))
+
+
+def unsupported_method(target: str) -> Reply:
+    return graph_error("Unsupported method", "OAuthException", 100, trace=target)
+
+
+PROFILE = Profile(
+    name=FACEBOOK, prefix="/facebook", api_path="/facebook/v21.0", account=FACEBOOK_PAGE_ID, token_required=True,
+    feed_has_replies=False, hides_comments=True, setup=setup, assign_ids=assign_ids,
+    timestamp=ids.facebook_time, author_label=author_label, account_state=account_state, handle=handle,
+    throttled=throttled, unsupported_method=unsupported_method,
+)

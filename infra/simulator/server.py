@@ -96,13 +96,9 @@ class SimulatorHandle:
     def token(self) -> str:
         return self.app.token
 
-    @property
-    def bluesky_base_url(self) -> str:
-        return f"{self.base_url}/bluesky"
-
-    @property
-    def facebook_base_url(self) -> str:
-        return f"{self.base_url}/facebook/v21.0"
+    def api_base_url(self, platform: str) -> str:
+        """What a source's `base_url` is for `platform` on this server (`…/facebook/v21.0`)."""
+        return self.app.api_base_url(platform)
 
     def advance(self) -> StepChanges:
         """Move simulated time one step; later answers show the new state."""
@@ -136,8 +132,8 @@ def start_simulator(seed: int = 1, scale: int = 5000, port: int = 0, token: str 
                     retry_after: int = 1, world: World | None = None) -> SimulatorHandle:
     """Generate a world and serve it on 127.0.0.1:`port` (0 = a free port) in a background thread.
 
-    `rate_limit_every=N` answers every Nth request per platform with that platform's rate-limit
-    error (`retry_after` seconds in its headers); `faults` break chosen answers (see `faults.py`).
+    `rate_limit_every=N` answers every Nth request per platform with that platform's throttle
+    answer (`retry_after` seconds in its headers); `faults` break chosen answers (see `faults.py`).
     Pass `world` to serve an existing world instead of generating one.
     """
     server = _Server(("127.0.0.1", port))

@@ -10,6 +10,7 @@ from __future__ import annotations
 import random
 import string
 
+DEPARTMENT_NAME = "Springfield Police Department"
 ROADS = ("Main Street", "Oak Avenue", "Route 9", "Elm Street", "Harbor Boulevard", "Maple Drive",
          "Evergreen Terrace", "Industrial Parkway", "Lincoln Avenue", "River Road", "5th Street",
          "Springfield Expressway")

@@ -1,4 +1,9 @@
-"""A police department's social media, generated from a seed: one Bluesky account, one Facebook Page.
+"""A police department's social media, generated from a seed: one account on each profiled platform.
+
+The department is platform-neutral: posts, replies, authors, edits, hides, deletions, media and
+time steps. What differs per platform (ids, timestamps, how authors are named, whether its feed
+carries replies, whether comments can be hidden) each platform's profile says
+(`infra/simulator/profiles.py`); posts are dealt to the platforms in the table's order.
 
 The world is a forest of threads: department posts at the roots, resident and department replies
 nested below (at most `MAX_DEPTH` levels). Only structure is generated up front (cheap even at
@@ -11,24 +16,22 @@ so the same seed and the same number of steps always give the same world.
 from __future__ import annotations
 
 import random
-from bisect import bisect_right
 from dataclasses import dataclass
 from typing import NamedTuple
 
 from infra.simulator import ids, png, text
+from infra.simulator.bluesky import BLUESKY, BLUESKY_HANDLE  # noqa: F401 - re-exported (bench, tests)
+from infra.simulator.facebook import FACEBOOK, FACEBOOK_PAGE_ID  # noqa: F401 - re-exported
+from infra.simulator.profiles import PROFILES
+from infra.simulator.text import DEPARTMENT_NAME
 
-BLUESKY = "bluesky"
-FACEBOOK = "facebook"
-PLATFORMS = (BLUESKY, FACEBOOK)
+PLATFORMS = tuple(PROFILES)
 DEPARTMENT = -1  # author index of the department itself
 MAX_DEPTH = 5  # deepest reply level
 POST_SHARE = 0.135  # department posts as a share of all records
 START_MS = 1_768_500_000_000  # simulated "now" at step 0: 2026-01-15T18:00:00Z
 HISTORY_MS = 730 * 86_400_000  # the initial posts span two years before "now"
 STEP_MS = 7 * 86_400_000  # one advance() = one week
-BLUESKY_HANDLE = "springfieldpd.bsky.social"
-DEPARTMENT_NAME = "Springfield Police Department"
-FACEBOOK_PAGE_ID = "104712345678901"
 HOSTILE_KINDS = ("xss", "huge", "lone_surrogate", "bidi")
 
 
@@ -61,9 +64,9 @@ class SimRecord:
     parent_id: str | None  # native id of the parent post/reply
     thread_id: str  # native id of the thread's root post
     depth: int  # 0 for posts
-    author: str  # Bluesky handle or Facebook display name
+    author: str  # as the platform's profile names authors (Bluesky handle, Facebook display name)
     author_is_department: bool
-    created_at: str  # the platform's own timestamp format
+    created_at: str  # the platform's own timestamp format (its profile's `timestamp`)
     text: str
     status: str  # "active" | "edited" | "hidden" | "deleted"
     version: int  # number of edits so far
@@ -80,17 +83,18 @@ class HostileRecord:
 
 @dataclass(frozen=True)
 class Resident:
+    """A resident who replies; each profile derives its platform identity from `slug` and `number`."""
+
     name: str
-    handle: str
-    did: str
-    facebook_id: str
+    slug: str  # the name in lower case without spaces
+    number: int
 
 
 class Node:
     """One record's mutable state (internal; views read it, only `World` writes it)."""
 
     __slots__ = ("idx", "platform", "parent", "root", "depth", "author", "created_ms", "version",
-                 "edited_ms", "deleted", "hidden", "images", "children", "native_id", "rkey", "number",
+                 "edited_ms", "deleted", "hidden", "images", "children", "native_id", "key",
                  "parent_version", "root_version", "open")
 
     def __init__(self, idx: int, platform: str, parent: Node | None, author: int, created_ms: int) -> None:
@@ -109,8 +113,7 @@ class Node:
         self.children: list[Node] = []
         self.open: list[Node] | None = [] if parent is None else None  # thread nodes that can take replies
         self.native_id = ""
-        self.rkey = ""
-        self.number = ""
+        self.key = ""  # the platform's own short id (a Bluesky rkey, a Facebook object number)
         self.parent_version = 0  # the parent's version when this reply was made (its strong ref)
         self.root_version = 0
 
@@ -135,11 +138,11 @@ class World:
         self.scale = scale
         self.step = 0
         self.now_ms = START_MS
-        self.bluesky_did = ids.plc_did(BLUESKY_HANDLE)
-        self.page_id = FACEBOOK_PAGE_ID
+        self.profiles = PROFILES
+        self.platforms = PLATFORMS
         self.nodes: list[Node] = []
         self.changes: list[StepChanges] = []
-        self._by_id: dict[str, dict[str, Node]] = {BLUESKY: {}, FACEBOOK: {}}
+        self._by_id: dict[str, dict[str, Node]] = {platform: {} for platform in self.platforms}
         self._hostile: list[tuple[str, Node]] = []
         self._hostile_text: dict[int, str] = {}
         self._protected: set[int] = set()
@@ -147,9 +150,10 @@ class World:
         self._cids: dict[tuple[int, int], str] = {}
         self._media: dict[str, bytes | None] = {}
         self._feeds: dict[str, tuple[int, list[Node], list[tuple[int, int]]]] = {}
-        self._id_base = (seed % 9973) * 10**9
+        self.id_base = (seed % 9973) * 10**9  # keeps numeric ids of different seeds apart
         self.residents = self._make_residents(max(25, scale // 30))
-        self._resident_handles = {r.handle: r.did for r in self.residents}
+        # each platform's identities (the department's and the residents'), made once
+        self.platform_state: dict[str, object] = {name: p.setup(self) for name, p in self.profiles.items()}
         self._generate()
 
     # ----- generation -------------------------------------------------------------------------
@@ -158,29 +162,15 @@ class World:
         residents = []
         for number in range(count):
             name = text.person_name(ids.digest_int(self.seed, "resident", number))
-            slug = name.lower().replace(" ", "")
-            handle = f"{slug}{number}.bsky.social"
-            residents.append(Resident(name, handle, ids.plc_did(f"{self.seed}:{handle}"),
-                                      str(100_000_000_000_000 + self._id_base + number)))
+            residents.append(Resident(name, name.lower().replace(" ", ""), number))
         return residents
 
     def _add(self, platform: str, parent: Node | None, author: int, created_ms: int, images: int = 0) -> Node:
         node = Node(len(self.nodes), platform, parent, author, created_ms)
-        if platform == BLUESKY:
-            node.rkey = ids.tid(created_ms * 1000 + node.idx % 1000, node.idx // 1000)
-            did = self.bluesky_did if author == DEPARTMENT else self.residents[author].did
-            node.native_id = f"at://{did}/app.bsky.feed.post/{node.rkey}"
-            if parent is not None:
-                node.parent_version = parent.version
-                node.root_version = node.root.version
-            node.images = tuple(f"bsky-{node.rkey}-{k}" for k in range(images))
-        elif parent is None:
-            node.number = str(122_000_000_000_000_000 + self._id_base + node.idx)
-            node.native_id = f"{self.page_id}_{node.number}"
-            node.images = tuple(f"fb-{node.number}-{k}" for k in range(images))
-        else:
-            node.number = str(1_000_000_000_000_000 + self._id_base + node.idx)
-            node.native_id = f"{node.root.number}_{node.number}"
+        if parent is not None:  # the versions a reply's strong refs point at
+            node.parent_version = parent.version
+            node.root_version = node.root.version
+        self.profiles[platform].assign_ids(self, node, images)
         for name in node.images:
             self._media[name] = None
         self.nodes.append(node)
@@ -214,7 +204,8 @@ class World:
         total = max(self.scale, 20)
         n_posts = max(4, round(total * POST_SHARE))
         n_replies = max(0, total - n_posts - 2 * len(HOSTILE_KINDS))
-        posts = [self._post(rng, PLATFORMS[i % 2], self.now_ms - HISTORY_MS, self.now_ms - 3_600_000)
+        posts = [self._post(rng, self.platforms[i % len(self.platforms)], self.now_ms - HISTORY_MS,
+                            self.now_ms - 3_600_000)
                  for i in range(n_posts)]
         weights = [rng.paretovariate(1.3) for _ in posts]
         for post in rng.choices(posts, weights, k=n_replies):
@@ -226,16 +217,15 @@ class World:
     def _add_hostile(self, rng: random.Random, posts: list[Node]) -> None:
         texts = {"xss": text.XSS, "huge": text.huge_text(), "lone_surrogate": text.LONE_SURROGATE,
                  "bidi": text.BIDI}
-        for platform in PLATFORMS:
+        for platform in self.platforms:
             roots = [p for p in posts if p.platform == platform]
             for kind in HOSTILE_KINDS:
                 node = self._reply(rng, roots[int(rng.random() * len(roots))], 0)
                 if node.author == DEPARTMENT:
                     node.author = 0
-                    if platform == BLUESKY:  # the uri names the author's repo
-                        del self._by_id[platform][node.native_id]
-                        node.native_id = f"at://{self.residents[0].did}/app.bsky.feed.post/{node.rkey}"
-                        self._by_id[platform][node.native_id] = node
+                    del self._by_id[platform][node.native_id]  # an id may name its author (Bluesky)
+                    self.profiles[platform].assign_ids(self, node, 0)
+                    self._by_id[platform][node.native_id] = node
                 self._hostile.append((kind, node))
                 self._hostile_text[node.idx] = texts[kind]
                 walker: Node | None = node
@@ -271,7 +261,7 @@ class World:
             node.version += 1
             node.edited_ms = previous_ms + 1000 + int(rng.random() * (STEP_MS - 2000))
         edited_ids = {n.idx for n in edited}
-        comments = [n for n in mutable if n.platform == FACEBOOK and n.parent is not None
+        comments = [n for n in mutable if self.profiles[n.platform].hides_comments and n.parent is not None
                     and not n.is_department and not n.hidden and n.idx not in edited_ids]
         hidden = rng.sample(comments, min(len(comments), max(1, round(len(comments) * 0.01))))
         for node in hidden:
@@ -281,7 +271,8 @@ class World:
         live_count = len(live) - len(deleted)
         n_new = max(2, round(live_count * rng.uniform(0.05, 0.10)))
         n_posts = max(2, round(n_new * POST_SHARE))
-        new_posts = [self._post(rng, PLATFORMS[(i + self.step) % 2], previous_ms, self.now_ms - 3_600_000)
+        new_posts = [self._post(rng, self.platforms[(i + self.step) % len(self.platforms)], previous_ms,
+                                self.now_ms - 3_600_000)
                      for i in range(n_posts)]
         recent = sorted((n for n in live if n.parent is None and not n.deleted),
                         key=lambda n: n.created_ms)[-max(10, live_count // 60):]
@@ -307,14 +298,6 @@ class World:
         """The node with that native id (deleted ones included), or None."""
         return self._by_id[platform].get(native_id)
 
-    def resolve_uri(self, uri: str) -> str:
-        """An at:// URI with a handle in the authority rewritten to the DID the world keys on."""
-        if not uri.startswith("at://"):
-            return uri
-        authority, _, rest = uri[5:].partition("/")
-        did = self.bluesky_did if authority == BLUESKY_HANDLE else self._resident_handles.get(authority)
-        return f"at://{did}/{rest}" if did else uri
-
     def text_of(self, node: Node) -> str:
         hostile = self._hostile_text.get(node.idx)
         if hostile is not None:
@@ -338,9 +321,6 @@ class World:
     def author_name(self, node: Node) -> str:
         return DEPARTMENT_NAME if node.is_department else self.residents[node.author].name
 
-    def author_handle(self, node: Node) -> str:
-        return BLUESKY_HANDLE if node.is_department else self.residents[node.author].handle
-
     def live_children(self, node: Node) -> list[Node]:
         """Direct replies not deleted, oldest first."""
         return sorted((c for c in node.children if not c.deleted), key=lambda c: (c.created_ms, c.idx))
@@ -359,22 +339,18 @@ class World:
     def feed(self, platform: str) -> tuple[list[Node], list[tuple[int, int]]]:
         """The department's live feed items newest first, and their ascending sort keys for bisect.
 
-        Bluesky's feed holds the department's posts and its replies; Facebook's Page feed its posts.
+        A feed holds the department's posts, and its replies too where the profile says so (Bluesky).
         """
         cached = self._feeds.get(platform)
         if cached is not None and cached[0] == self.step:
             return cached[1], cached[2]
+        with_replies = self.profiles[platform].feed_has_replies
         items = [n for n in self.nodes if n.platform == platform and n.is_department and not n.deleted
-                 and (platform == BLUESKY or n.parent is None)]
+                 and (with_replies or n.parent is None)]
         items.sort(key=lambda n: (-n.created_ms, -n.idx))
         keys = [(-n.created_ms, -n.idx) for n in items]
         self._feeds[platform] = (self.step, items, keys)
         return items, keys
-
-    @staticmethod
-    def items_after(items: list[Node], keys: list[tuple[int, int]], key: tuple[int, int] | None) -> int:
-        """Index of the first item strictly after the item whose sort key is `key`."""
-        return 0 if key is None else bisect_right(keys, key)
 
     def media_png(self, name: str) -> bytes | None:
         """The PNG bytes of a media item the world has, or None."""
@@ -391,14 +367,14 @@ class World:
     # ----- ground truth for tests and the demo ------------------------------------------------
 
     def to_record(self, node: Node) -> SimRecord:
-        created = (ids.bluesky_time if node.platform == BLUESKY else ids.facebook_time)(node.created_ms)
+        profile = self.profiles[node.platform]
         return SimRecord(
             platform=node.platform, native_id=node.native_id,
             kind="post" if node.parent is None else "reply",
             parent_id=node.parent.native_id if node.parent is not None else None,
             thread_id=node.root.native_id, depth=node.depth,
-            author=self.author_handle(node) if node.platform == BLUESKY else self.author_name(node),
-            author_is_department=node.is_department, created_at=created, text=self.text_of(node),
+            author=profile.author_label(self, node), author_is_department=node.is_department,
+            created_at=profile.timestamp(node.created_ms), text=self.text_of(node),
             status=node.status, version=node.version, media=node.images,
         )
 
@@ -417,7 +393,7 @@ class World:
 
     def counts(self) -> dict[str, dict[str, int]]:
         counts: dict[str, dict[str, int]] = {}
-        for platform in PLATFORMS:
+        for platform in self.platforms:
             counts[platform] = {"posts": 0, "replies": 0, "deleted": 0, "hidden": 0, "edited": 0, "media": 0}
         for node in self.nodes:
             bucket = counts[node.platform]
@@ -434,9 +410,6 @@ class World:
         """The body of GET /_sim/state (without base URLs, which only the server knows)."""
         return {
             "step": self.step, "now": ids.rfc3339(self.now_ms), "seed": self.seed, "scale": self.scale,
-            "accounts": {
-                BLUESKY: {"handle": BLUESKY_HANDLE, "did": self.bluesky_did, "displayName": DEPARTMENT_NAME},
-                FACEBOOK: {"page_id": self.page_id, "name": DEPARTMENT_NAME},
-            },
+            "accounts": {name: profile.account_state(self) for name, profile in self.profiles.items()},
             "counts": self.counts(),
         }

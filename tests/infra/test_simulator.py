@@ -26,6 +26,7 @@ from infra.simulator import (
     FACEBOOK,
     FACEBOOK_PAGE_ID,
     HOSTILE_KINDS,
+    PROFILES,
     Fault,
     World,
     start_simulator,
@@ -99,7 +100,7 @@ def test_scale_gives_about_that_many_records(scale: int) -> None:
     assert abs(len(records) - scale) <= scale * 0.10
     posts = [r for r in records if r.kind == "post"]
     assert 0.10 <= len(posts) / len(records) <= 0.17
-    assert {r.platform for r in records} == {BLUESKY, FACEBOOK}
+    assert {r.platform for r in records} == set(PROFILES)
     assert max(r.depth for r in records) <= 5
 
 
@@ -164,7 +165,7 @@ def test_bluesky_feed_walks_every_item_once_newest_first(app: SimulatorApp, limi
 
 def test_bluesky_feed_limits_and_cursor_errors(app: SimulatorApp) -> None:
     assert len(call(app, FEED, actor=BLUESKY_HANDLE)[1]["feed"]) == 50
-    assert len(call(app, FEED, actor=app.world.bluesky_did, limit=3)[1]["feed"]) == 3
+    assert len(call(app, FEED, actor=app.world.state()["accounts"][BLUESKY]["did"], limit=3)[1]["feed"]) == 3
     for bad in ({"limit": 0}, {"limit": 101}, {"limit": "x"}, {"cursor": "garbage"}):
         status, body, _ = call(app, FEED, actor=BLUESKY_HANDLE, **bad)
         assert (status, body["error"]) == (400, "InvalidRequest")
@@ -219,7 +220,7 @@ def test_bluesky_thread_of_a_reply_has_parents_and_depth_cuts(app: SimulatorApp)
     for reply in root["replies"]:
         assert "replies" in reply or reply["post"]["replyCount"] > 0
         assert all("replies" not in grandchild for grandchild in reply.get("replies", []))
-    handle_uri = deep.root.native_id.replace(app.world.bluesky_did, BLUESKY_HANDLE)
+    handle_uri = deep.root.native_id.replace(app.world.state()["accounts"][BLUESKY]["did"], BLUESKY_HANDLE)
     assert call(app, THREAD, uri=handle_uri, depth=0)[0] == 200
 
 
@@ -250,7 +251,7 @@ def test_facebook_comments_stream_and_toplevel(app: SimulatorApp) -> None:
         assert [c["created_time"] for c in stream] == sorted(c["created_time"] for c in stream)
         for comment in stream:
             record = truth[comment["id"]]
-            assert comment["id"].startswith(post.number + "_")
+            assert comment["id"].startswith(post.key + "_")
             if record.depth == 1:
                 assert "parent" not in comment
             else:
@@ -354,7 +355,7 @@ def test_advance_grows_edits_deletes_and_hides() -> None:
 def test_hostile_records_exist_for_small_and_large_worlds(seed: int, scale: int) -> None:
     world = World(seed, scale)
     hostile = world.hostile_records()
-    assert {(h.platform, h.kind) for h in hostile} == {(p, k) for p in (BLUESKY, FACEBOOK) for k in HOSTILE_KINDS}
+    assert {(h.platform, h.kind) for h in hostile} == {(p, k) for p in PROFILES for k in HOSTILE_KINDS}
     by_kind = {(h.platform, h.kind): h for h in hostile}
     assert "<script>alert('xss')</script>" in by_kind[(FACEBOOK, "xss")].text
     assert len(by_kind[(BLUESKY, "huge")].text) >= 1_000_000
@@ -372,11 +373,11 @@ def test_hostile_records_survive_the_wire_byte_exact() -> None:
         session = requests.Session()
         for record in sim.world.hostile_records():
             if record.platform == BLUESKY:
-                response = session.get(f"{sim.bluesky_base_url}/xrpc/app.bsky.feed.getPostThread",
+                response = session.get(f"{sim.api_base_url(BLUESKY)}/xrpc/app.bsky.feed.getPostThread",
                                        params={"uri": record.native_id, "depth": 0})
                 parsed = json.loads(response.content)["thread"]["post"]["record"]["text"]
             else:
-                response = session.get(f"{sim.facebook_base_url}/{record.native_id}",
+                response = session.get(f"{sim.api_base_url(FACEBOOK)}/{record.native_id}",
                                        params={"access_token": sim.token})
                 parsed = json.loads(response.content)["message"]
             assert response.status_code == 200
@@ -394,7 +395,7 @@ def test_hostile_records_survive_the_wire_byte_exact() -> None:
 def test_server_rate_limits_every_nth_request_with_documented_headers() -> None:
     with start_simulator(seed=2, scale=200, rate_limit_every=3, retry_after=2) as sim:
         session = requests.Session()
-        feed_url = f"{sim.bluesky_base_url}/xrpc/app.bsky.feed.getAuthorFeed"
+        feed_url = f"{sim.api_base_url(BLUESKY)}/xrpc/app.bsky.feed.getAuthorFeed"
         statuses = [session.get(feed_url, params={"actor": BLUESKY_HANDLE}).status_code for _ in range(6)]
         assert statuses == [200, 200, 429, 200, 200, 429]
         session.get(feed_url, params={"actor": BLUESKY_HANDLE})
@@ -408,7 +409,7 @@ def test_server_rate_limits_every_nth_request_with_documented_headers() -> None:
             assert limited.headers[name]
         assert int(limited.headers["RateLimit-Reset"]) >= int(time.time())
 
-        page_url = f"{sim.facebook_base_url}/{FACEBOOK_PAGE_ID}/feed"
+        page_url = f"{sim.api_base_url(FACEBOOK)}/{FACEBOOK_PAGE_ID}/feed"
         answers = [session.get(page_url, params={"access_token": sim.token}) for _ in range(3)]
         assert [a.status_code for a in answers] == [200, 200, 400]
         error = answers[2].json()["error"]
@@ -420,7 +421,7 @@ def test_faults_break_chosen_answers_then_stop() -> None:
     faults = [Fault("truncated_json", path_contains="getAuthorFeed", count=1)]
     with start_simulator(seed=2, scale=300, faults=faults) as sim:
         session = requests.Session()
-        feed_url = f"{sim.bluesky_base_url}/xrpc/app.bsky.feed.getAuthorFeed"
+        feed_url = f"{sim.api_base_url(BLUESKY)}/xrpc/app.bsky.feed.getAuthorFeed"
         broken = session.get(feed_url, params={"actor": BLUESKY_HANDLE})
         with pytest.raises(ValueError):
             json.loads(broken.content)
@@ -428,7 +429,7 @@ def test_faults_break_chosen_answers_then_stop() -> None:
         assert healthy.json()["feed"]
 
         sim.add_fault(Fault("missing_id", path_contains="/feed", platform=FACEBOOK))
-        page_url = f"{sim.facebook_base_url}/{FACEBOOK_PAGE_ID}/feed"
+        page_url = f"{sim.api_base_url(FACEBOOK)}/{FACEBOOK_PAGE_ID}/feed"
         data = session.get(page_url, params={"access_token": sim.token}).json()["data"]
         assert "id" not in data[0] and "id" in data[1]
 
@@ -450,10 +451,10 @@ def test_server_serves_media_state_and_advance() -> None:
         session = requests.Session()
         state = session.get(f"{sim.base_url}/_sim/state").json()
         assert state["step"] == 0
-        assert state["accounts"][BLUESKY]["base_url"] == sim.bluesky_base_url
+        assert state["accounts"][BLUESKY]["base_url"] == sim.api_base_url(BLUESKY)
         assert state["accounts"][FACEBOOK]["page_id"] == FACEBOOK_PAGE_ID
 
-        items = walk_feed_http(session, sim.bluesky_base_url)
+        items = walk_feed_http(session, sim.api_base_url(BLUESKY))
         embedded = next(item["post"] for item in items if "embed" in item["post"])
         url = embedded["embed"]["images"][0]["fullsize"]
         assert url.startswith(f"{sim.base_url}/media/") and url.endswith(".png")
@@ -511,7 +512,7 @@ def test_server_answers_concurrent_keepalive_clients_identically() -> None:
 
         def crawl() -> None:
             session = requests.Session()
-            url = f"{sim.bluesky_base_url}/xrpc/app.bsky.feed.getPostThread"
+            url = f"{sim.api_base_url(BLUESKY)}/xrpc/app.bsky.feed.getPostThread"
             results.append([session.get(url, params={"uri": uri}).content for uri in uris])
 
         threads = [threading.Thread(target=crawl) for _ in range(4)]

@@ -43,11 +43,12 @@ class CrawlResult:
 
 
 def source_for(sim: SimulatorHandle, platform: str, token_env: str | None = TOKEN_ENV) -> SourceConfig:
-    if platform == "bluesky":
-        return SourceConfig(name="spd-bluesky", platform="bluesky", account="springfieldpd.bsky.social",
-                            base_url=sim.bluesky_base_url)
-    return SourceConfig(name="spd-facebook", platform="facebook", account=sim.world.page_id,
-                        token_env=token_env, base_url=sim.facebook_base_url)
+    """The source a department would configure for `platform` on this simulator (its profile says the
+    account and whether a token is needed)."""
+    profile = sim.world.profiles[platform]
+    return SourceConfig(name=f"spd-{platform}", platform=platform, account=profile.account,
+                        token_env=token_env if profile.token_required else None,
+                        base_url=sim.api_base_url(platform))
 
 
 def run_crawl(source: SourceConfig, *, known: frozenset[str] = frozenset(),

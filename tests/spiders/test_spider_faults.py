@@ -5,6 +5,7 @@ from __future__ import annotations
 import socket
 
 from archiver.config import SourceConfig
+from infra.simulator import FACEBOOK_PAGE_ID
 from infra.simulator.faults import Fault
 from tests.spiders.conftest import run_crawl, source_for
 
@@ -54,7 +55,7 @@ def test_facebook_malformed_pages_are_error_captures(make_sim):
 def test_facebook_broken_feed_page_stops_nothing_silently(make_sim):
     sim = make_sim(seed=4, scale=300)
     sim.add_fault(Fault("wrong_types", path_contains="/feed", count=1, platform="facebook"))
-    result = run_crawl(source_for(sim, "facebook"), known=frozenset({f"{sim.world.page_id}_1"}))
+    result = run_crawl(source_for(sim, "facebook"), known=frozenset({f"{FACEBOOK_PAGE_ID}_1"}))
     [error] = result.errors
     assert "data[0].id" in error.error and error.records == ()
     assert not any(c.tombstones for c in result.captures)  # no deletion sweep after a broken feed walk
