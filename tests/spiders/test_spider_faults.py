@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import socket
 
+import pytest
+
 from archiver.config import SourceConfig
 from infra.simulator import FACEBOOK_PAGE_ID
 from infra.simulator.faults import Fault
+from spiders.registry import PLATFORMS
 from tests.spiders.conftest import run_crawl, source_for
 
 ONE_OFF = ("truncated_json", "missing_id", "wrong_types", "html", "empty_body")
@@ -71,3 +74,20 @@ def test_unreachable_platform_is_an_error_capture_after_retries():
     [capture] = result.captures
     assert capture.exchange.status == 0 and capture.exchange.body == b""
     assert "no response after retries" in capture.error and "Connection" in capture.error
+
+
+@pytest.mark.parametrize("kind", ["truncated_json", "html"])
+@pytest.mark.parametrize("platform", sorted(PLATFORMS))
+def test_unparseable_answer_is_a_failed_capture_and_the_crawl_goes_on(make_sim, platform, kind):
+    """Generic over the registry: break one thread request (found by a clean crawl of the same seed)."""
+    clean = run_crawl(source_for(make_sim(seed=6, scale=200), platform))
+    thread_urls = sorted(c.exchange.url for c in clean.captures if c.completes_thread)
+    target = thread_urls[len(thread_urls) // 2].split("://", 1)[1].split("/", 1)[1]
+    sim = make_sim(seed=6, scale=200, faults=[Fault(kind, path_contains=f"/{target}", count=1, platform=platform)])
+    result = run_crawl(source_for(sim, platform))
+    [error] = result.errors
+    assert "not valid JSON" in error.error and error.records == ()
+    assert error.exchange.url.endswith(f"/{target}")
+    posts = {r.native_id for r in sim.world.records() if r.platform == platform and r.kind == "post"}
+    assert {r.native_id for r in result.records if r.kind == "post"} == posts
+    assert len({c.completes_thread for c in result.captures if c.completes_thread}) == len(posts) - 1
