@@ -27,13 +27,17 @@ TOKEN_ENV = "SUNSHINE_DEMO_FB_TOKEN"
 DEMO_TOKEN = "sim-token"  # the simulator's own token, not a secret of any real platform
 
 
-def simulator_sources(sim_base_url: str, token_env: str = TOKEN_ENV) -> list[dict[str, str]]:
+def simulator_sources(sim_base_url: str, token_env: str = TOKEN_ENV,
+                      platforms: tuple[str, ...] | None = None) -> list[dict[str, str]]:
     """The `[[sources]]` of the simulated department served at `sim_base_url`: one per profile in the
-    simulator's table, so a new profile joins the demo; `token_env` for every platform that needs one."""
+    simulator's table (or of `platforms`, for a simulator restricted to them), so a new profile joins
+    the demo; `token_env` for every platform that needs one."""
     from infra.simulator.profiles import PROFILES
 
     sources = []
     for name, profile in PROFILES.items():
+        if platforms is not None and name not in platforms:
+            continue
         source = {"name": f"spd-{name}", "platform": name, "account": profile.account,
                   "base_url": f"{sim_base_url}{profile.api_path}"}
         if profile.token_required:
@@ -42,8 +46,8 @@ def simulator_sources(sim_base_url: str, token_env: str = TOKEN_ENV) -> list[dic
     return sources
 
 
-def simulator_config(sim_base_url: str, *, token_env: str = TOKEN_ENV,
-                     tables: dict[str, Any] | None = None) -> dict[str, Any]:
+def simulator_config(sim_base_url: str, *, token_env: str = TOKEN_ENV, tables: dict[str, Any] | None = None,
+                     platforms: tuple[str, ...] | None = None) -> dict[str, Any]:
     """A whole config for archiving the simulator: embedded backends unless `tables` says otherwise."""
     from infra.simulator.text import DEPARTMENT_NAME
 
@@ -54,16 +58,17 @@ def simulator_config(sim_base_url: str, *, token_env: str = TOKEN_ENV,
         "search": {"backend": "sqlite", "path": "search.sqlite"},
     }
     data.update(tables or {})
-    data["sources"] = simulator_sources(sim_base_url, token_env)
+    data["sources"] = simulator_sources(sim_base_url, token_env, platforms)
     return data
 
 
 def write_simulator_config(path: Path, sim_base_url: str, *, token_env: str = TOKEN_ENV,
-                           tables: dict[str, Any] | None = None) -> Path:
+                           tables: dict[str, Any] | None = None, platforms: tuple[str, ...] | None = None) -> Path:
     """Write `simulator_config` as TOML at `path` (its folder is the archive's)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("# Written by `sunshine demo`: the demo archive's config.\n"
-                    + tomli_w.dumps(simulator_config(sim_base_url, token_env=token_env, tables=tables)),
+                    + tomli_w.dumps(simulator_config(sim_base_url, token_env=token_env, tables=tables,
+                                                     platforms=platforms)),
                     encoding="utf-8")
     return path
 

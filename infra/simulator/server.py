@@ -129,16 +129,18 @@ class SimulatorHandle:
 
 def start_simulator(seed: int = 1, scale: int = 5000, port: int = 0, token: str = "sim-token",
                     rate_limit_every: int | None = None, faults: list[Fault] | None = None,
-                    retry_after: int = 1, world: World | None = None) -> SimulatorHandle:
+                    retry_after: int = 1, world: World | None = None,
+                    platforms: tuple[str, ...] | None = None) -> SimulatorHandle:
     """Generate a world and serve it on 127.0.0.1:`port` (0 = a free port) in a background thread.
 
     `rate_limit_every=N` answers every Nth request per platform with that platform's throttle
     answer (`retry_after` seconds in its headers); `faults` break chosen answers (see `faults.py`).
-    Pass `world` to serve an existing world instead of generating one.
+    Pass `world` to serve an existing world instead of generating one; `platforms` restricts a
+    generated world to those profiles (see `World`).
     """
     server = _Server(("127.0.0.1", port))
     base_url = f"http://127.0.0.1:{server.server_address[1]}"
-    server.app = SimulatorApp(world if world is not None else World(seed, scale), base_url=base_url,
+    server.app = SimulatorApp(world if world is not None else World(seed, scale, platforms), base_url=base_url,
                               token=token, rate_limit_every=rate_limit_every, faults=faults,
                               retry_after=retry_after)
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},

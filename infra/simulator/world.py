@@ -131,15 +131,24 @@ class Node:
 
 
 class World:
-    """A deterministic department: `World(seed, scale)` holds about `scale` posts and replies."""
+    """A deterministic department: `World(seed, scale)` holds about `scale` posts and replies.
 
-    def __init__(self, seed: int, scale: int = 5000) -> None:
+    `platforms` restricts it to some profiles (in table order). Posts are dealt to the platforms in
+    turn, so a world of the first N profiles stays byte-for-byte the same when profiles are added
+    after them: an archive made before a platform existed is served exactly as it was.
+    """
+
+    def __init__(self, seed: int, scale: int = 5000, platforms: tuple[str, ...] | None = None) -> None:
+        unknown = sorted(set(platforms or ()) - set(PROFILES))
+        if unknown:
+            raise ValueError(f"no simulator profile for {', '.join(unknown)} (profiles: {', '.join(PROFILES)})")
         self.seed = seed
         self.scale = scale
         self.step = 0
         self.now_ms = START_MS
-        self.profiles = PROFILES
-        self.platforms = PLATFORMS
+        self.profiles = {name: profile for name, profile in PROFILES.items()
+                         if platforms is None or name in platforms}
+        self.platforms = tuple(self.profiles)
         self.nodes: list[Node] = []
         self.changes: list[StepChanges] = []
         self._by_id: dict[str, dict[str, Node]] = {platform: {} for platform in self.platforms}

@@ -16,6 +16,7 @@ from tests.e2e.conftest import SIM_TOKEN, TOKEN_ENV, sunshine
 
 ARCHIVE = Path(__file__).resolve().parents[1] / "data" / "catalog-v0-d1d8c30.tar.gz"
 SEED, SCALE, STEPS = 1, 20, 2
+PLATFORMS = ("bluesky", "facebook")  # what the previous release archived; later profiles stay out
 LEDGER_NAME = "springfield.example/sunshine-demo"
 HELD_RECORD = "facebook-104712345678901_122000001000000003"
 
@@ -36,9 +37,9 @@ def archive_again(data_dir: Path, *, storage: dict | None = None, env: dict[str,
     tables: dict = {"ledger": {"name": LEDGER_NAME}}
     if storage is not None:
         tables["storage"] = storage
-    with start_simulator(seed=SEED, scale=SCALE, port=0, token=SIM_TOKEN) as sim:
+    with start_simulator(seed=SEED, scale=SCALE, port=0, token=SIM_TOKEN, platforms=PLATFORMS) as sim:
         for _ in range(STEPS - 1):
             sim.advance()
         config = write_simulator_config(data_dir / "sunshine.toml", sim.base_url, token_env=TOKEN_ENV,
-                                        tables=tables)
+                                        tables=tables, platforms=PLATFORMS)
         return sunshine("archive", "-c", str(config), "--quiet", env=env)
