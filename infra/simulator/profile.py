@@ -50,7 +50,9 @@ class Profile:
     own time format; `author_label(world, node)` the author as the ground truth names them;
     `account_state(world)` the platform's entry in `/_sim/state`. `handle(world, route)` answers a GET
     (token check included); `throttled(retry_after, target)` is its rate-limit answer;
-    `unsupported_method(target)` its answer to anything but GET.
+    `unsupported_method(target)` its answer to anything but GET. `max_depth`: the deepest reply level
+    the platform can express (2 where a reply can only answer a top-level comment, as on YouTube);
+    the world never nests replies deeper there, so its ground truth is what the platform can state.
     """
 
     name: str
@@ -68,6 +70,7 @@ class Profile:
     handle: Callable[[World, Route], Reply]
     throttled: Callable[[int, str], Reply]
     unsupported_method: Callable[[str], Reply]
+    max_depth: int = 5
 
     def owns(self, path: str) -> bool:
         """Whether a request path is this platform's."""

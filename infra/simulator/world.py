@@ -6,8 +6,8 @@ carries replies, whether comments can be hidden) each platform's profile says
 (`infra/simulator/profiles.py`); posts are dealt to the platforms in the table's order.
 
 The world is a forest of threads: department posts at the roots, resident and department replies
-nested below (at most `MAX_DEPTH` levels). Only structure is generated up front (cheap even at
-100,000 records); texts, CIDs and images are pure functions of (seed, record, version) made when
+nested below (at most `MAX_DEPTH` levels, or the profile's `max_depth`). Only structure is generated
+up front (cheap even at 100,000 records); texts, CIDs and images are pure functions of (seed, record, version) made when
 first asked for. `advance()` moves simulated time one week: it deletes, edits and hides a few
 records and adds new posts and replies, all decided by a random generator seeded from (seed, step),
 so the same seed and the same number of steps always give the same world.
@@ -186,7 +186,7 @@ class World:
         self._by_id[platform][node.native_id] = node
         if parent is not None:
             parent.children.append(node)
-            if node.depth < MAX_DEPTH:
+            if node.depth < min(MAX_DEPTH, self.profiles[platform].max_depth):
                 node.root.open.append(node)  # type: ignore[union-attr]
         return node
 
