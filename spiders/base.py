@@ -124,6 +124,7 @@ class ApiSpider(scrapy.Spider):
 
     platform: ClassVar[str]
     default_base_url: ClassVar[str]
+    payload_format: ClassVar[str] = "JSON"  # what `decode_payload` reads, for error messages
 
     def __init__(self, source: SourceConfig, known: Iterable[str] = frozenset(),
                  skip_threads: Iterable[str] = frozenset(), **kwargs: Any) -> None:
@@ -165,6 +166,14 @@ class ApiSpider(scrapy.Spider):
         """Follow-up requests that can still be made from a payload whose records failed to parse."""
         return []
 
+    def decode_payload(self, body: bytes, ctx: dict[str, Any]) -> Any:
+        """The payload a response body carries; ValueError when it is not `payload_format`.
+
+        JSON for the social APIs; a platform whose answers are another format (XML feeds, HTML pages)
+        overrides this, and its `NativeRule.decode` reads archived bodies the same way.
+        """
+        return json.loads(body)
+
     # -- request plumbing ----------------------------------------------------------------------
 
     def api_request(self, url: str, handler: Handler, ctx: dict[str, Any] | None = None, *,
@@ -185,10 +194,11 @@ class ApiSpider(scrapy.Spider):
     def _on_api_response(self, response: Response, handler: Handler, ctx: dict[str, Any]) -> Iterator[Any]:
         payload: Any = None
         try:
-            payload = json.loads(response.body)
+            payload = self.decode_payload(response.body, ctx)
         except ValueError as exc:  # includes UnicodeDecodeError
-            outcome = Outcome(error=f"HTTP {response.status}: response is not valid JSON ({exc})"
-                              if response.status == 200 else f"HTTP {response.status} {_phrase(response.status)} (body is not JSON)")
+            kind = self.payload_format
+            outcome = Outcome(error=f"HTTP {response.status}: response is not valid {kind} ({exc})"
+                              if response.status == 200 else f"HTTP {response.status} {_phrase(response.status)} (body is not {kind})")
         else:
             if response.status != 200:
                 outcome = self.http_error(response.status, payload, ctx)

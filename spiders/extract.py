@@ -9,7 +9,6 @@ dispatch to it by platform name, so the spiders and `verify` cannot disagree.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from typing import Any
 
@@ -47,7 +46,7 @@ def find_native(platform: str, body: bytes, native_id: str) -> dict[str, Any] | 
     """
     native = rule(platform)
     try:
-        payload = json.loads(body)
+        payload = native.decode(body)
     except ValueError:
         return None
     for raw in native.iter_raw_objects(payload):

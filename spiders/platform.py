@@ -11,6 +11,7 @@ spider's parser and `extract.find_native` both go through the same rule value.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -29,11 +30,14 @@ class NativeRule:
     `iter_raw_objects(payload)`: every record object a parsed JSON payload carries, in the places the
     spider reads them from; malformed parts are skipped (the spider is the one that reports them).
     `native_id_of(obj)`: the native id a raw object is recorded under, or None.
+    `decode(body)`: the payload an archived response body carries (ValueError when it does not
+    parse); JSON unless the platform answers in another format (the spider's `decode_payload`).
     """
 
     volatile: frozenset[str]
     iter_raw_objects: Callable[[Any], Iterator[dict[str, Any]]]
     native_id_of: Callable[[dict[str, Any]], str | None]
+    decode: Callable[[bytes], Any] = json.loads
 
     def native_object(self, raw_obj: dict[str, Any]) -> dict[str, Any]:
         """The record's `native` object: `raw_obj` minus the volatile top-level keys.
