@@ -32,15 +32,13 @@ its first delete. Certificates written before this scheme have no "status"; they
 from __future__ import annotations
 
 import json
-import sqlite3
-from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from archiver.canonical import canonical_json, sha256_hex
-from archiver.catalog import Catalog
+from archiver.catalog import Catalog, ObjectRow, Transaction
 from archiver.clock import utc_now
 from archiver.config import StorageConfig
 from archiver.errors import StoreUnavailableError, SunshineError
@@ -52,7 +50,7 @@ from archiver.store.keys import blob_key
 
 CERTIFICATE_PREFIX = "dispositions/"
 RULE = "retention period of the record series ended since its last capture; no legal hold"
-LogEvent = Callable[[sqlite3.Connection, str, dict[str, Any]], Any]
+LogEvent = Callable[[Transaction, str, dict[str, Any]], Any]
 
 
 @dataclass
@@ -83,20 +81,15 @@ def due_records(catalog: Catalog, storage: StorageConfig, now: datetime) -> tupl
     """Records past retention, and how many more would be but are on hold."""
     held = held_record_ids(catalog)
     due, on_hold = [], 0
-    rows = catalog.db.execute(
-        "SELECT r.record_id, r.platform, r.kind, MAX(v.captured_at) AS last_capture FROM records r"
-        " JOIN versions v USING (record_id) WHERE r.record_id NOT IN (SELECT record_id FROM disposed)"
-        " GROUP BY r.record_id ORDER BY r.record_id"
-    )
-    for row in rows:
-        days = retention_days(storage, row["platform"], row["kind"])
-        until = _parse(row["last_capture"]) + timedelta(days=days)
+    for row in catalog.retention_candidates():
+        days = retention_days(storage, row.platform, row.kind)
+        until = _parse(row.last_capture) + timedelta(days=days)
         if until > now:
             continue
-        if row["record_id"] in held:
+        if row.record_id in held:
             on_hold += 1
             continue
-        due.append({"record_id": row["record_id"], "platform": row["platform"], "kind": row["kind"],
+        due.append({"record_id": row.record_id, "platform": row.platform, "kind": row.kind,
                     "retention_days": days, "retained_until": until.strftime("%Y-%m-%dT%H:%M:%SZ")})
     return due, on_hold
 
@@ -126,13 +119,12 @@ def run_retention(catalog: Catalog, store: ObjectStore, storage: StorageConfig, 
 def _plan(catalog: Catalog, store: ObjectStore, report: DispositionReport, now: datetime) -> list[dict[str, Any]]:
     """The intent's records: each with exactly the objects to delete, protected records refused."""
     versions = catalog.version_rows(item["record_id"] for item in report.due)
-    references = Counter(blob_key(row[0]) for row in catalog.db.execute("SELECT content_sha256 FROM versions"))
+    references = catalog.content_references()
     records = []
     for item in report.due:
         history = versions.get(item["record_id"], [])
         # only blobs this record alone references; anything shared stays with its other records
-        exclusive = sorted({blob_key(v["content_sha256"]) for v in history
-                            if references[blob_key(v["content_sha256"])] == 1})
+        exclusive = sorted({blob_key(v["content_sha256"]) for v in history if references[v["content_sha256"]] == 1})
         # only objects the catalog holds, so on a rerun an object found gone is one this disposal deleted
         objects = [{"key": row["key"], "version_id": row["version_id"], "sha256": row["sha256"], "size": row["size"]}
                    for key in exclusive if (row := catalog.object(key)) is not None]
@@ -155,16 +147,14 @@ def _record_intent(catalog: Catalog, records: list[dict[str, Any]], actor: str,
     intent = {"type": "disposition-certificate", "status": "pending", "disposition_id": disposition_id,
               "started_at": stamp, "by": actor, "rule": RULE, "records": records}
     data = canonical_json(intent)
-    with catalog.transaction() as conn:
-        conn.execute("INSERT INTO dispositions(disposition_id, status, intent, started_at) VALUES (?, 'pending', ?, ?)",
-                     (disposition_id, data, stamp))
-        conn.executemany("INSERT OR REPLACE INTO disposed(record_id, disposed_at, certificate) VALUES (?, ?, ?)",
-                         [(record["record_id"], stamp, pending_key(disposition_id)) for record in records])
-        catalog.audit(conn, stamp, actor, "retention.intent",
+    with catalog.transaction() as tx:
+        catalog.add_disposition(tx, disposition_id, data, stamp)
+        catalog.mark_disposed(tx, [record["record_id"] for record in records], stamp, pending_key(disposition_id))
+        catalog.audit(tx, stamp, actor, "retention.intent",
                       {"disposition": disposition_id, "certificate": pending_key(disposition_id),
                        "records": len(records)})
         if log_event is not None:
-            log_event(conn, "disposition-intent", {
+            log_event(tx, "disposition-intent", {
                 "disposition": disposition_id, "certificate": pending_key(disposition_id),
                 "certificate_sha256": sha256_hex(data), "records": [r["record_id"] for r in records],
                 "at": stamp, "by": actor})
@@ -173,9 +163,7 @@ def _record_intent(catalog: Catalog, records: list[dict[str, Any]], actor: str,
 
 def pending_dispositions(catalog: Catalog) -> dict[str, dict[str, Any]]:
     """Intents an interrupted run left pending, oldest first."""
-    rows = catalog.db.execute("SELECT disposition_id, intent FROM dispositions WHERE status = 'pending'"
-                              " ORDER BY started_at, disposition_id")
-    return {row[0]: json.loads(bytes(row[1])) for row in rows}
+    return {disposition_id: json.loads(intent) for disposition_id, intent in catalog.pending_intents().items()}
 
 
 def pending_object_keys(catalog: Catalog) -> set[str]:
@@ -260,9 +248,8 @@ def _complete(intent: dict[str, Any], intent_data: bytes, withdrawn: dict[str, s
 
 
 def _note_object(catalog: Catalog, key: str, sha256: str, size: int, version_id: str | None) -> None:
-    with catalog.transaction() as conn:
-        conn.execute("INSERT OR IGNORE INTO objects(key, sha256, size, version_id, kind, stored_at)"
-                     " VALUES (?, ?, ?, ?, 'disposition', ?)", (key, sha256, size, version_id, utc_now()))
+    with catalog.transaction() as tx:
+        catalog.add_objects(tx, [ObjectRow(key, sha256, size, version_id, "disposition", utc_now())])
 
 
 def _finish(catalog: Catalog, certificate: dict[str, Any], data: bytes, version_id: str | None, actor: str,
@@ -272,20 +259,14 @@ def _finish(catalog: Catalog, certificate: dict[str, Any], data: bytes, version_
     key = complete_key(disposition_id)
     disposed = [record["record_id"] for record in certificate["records"]]
     withdrawn = [item["record_id"] for item in certificate["withdrawn"]]
-    with catalog.transaction() as conn:
-        conn.execute("INSERT OR IGNORE INTO objects(key, sha256, size, version_id, kind, stored_at)"
-                     " VALUES (?, ?, ?, ?, 'disposition', ?)", (key, sha256_hex(data), len(data), version_id, stamp))
-        conn.executemany("UPDATE disposed SET disposed_at = ?, certificate = ? WHERE record_id = ?",
-                         [(stamp, key, record_id) for record_id in disposed])
-        conn.executemany("DELETE FROM disposed WHERE record_id = ?", [(record_id,) for record_id in withdrawn])
-        conn.executemany("DELETE FROM objects WHERE key = ?",
-                         [(deleted,) for record in certificate["records"] for deleted in record["deleted_objects"]])
-        conn.execute("UPDATE dispositions SET status = 'complete', certificate = ?, completed_at = ?"
-                     " WHERE disposition_id = ?", (key, stamp, disposition_id))
-        catalog.audit(conn, stamp, actor, "retention.dispose",
+    with catalog.transaction() as tx:
+        catalog.add_objects(tx, [ObjectRow(key, sha256_hex(data), len(data), version_id, "disposition", stamp)])
+        catalog.complete_disposition(tx, disposition_id, key, stamp, disposed, withdrawn)
+        catalog.forget_objects(tx, [deleted for record in certificate["records"] for deleted in record["deleted_objects"]])
+        catalog.audit(tx, stamp, actor, "retention.dispose",
                       {"certificate": key, "records": len(disposed), "refused": len(withdrawn)})
         if log_event is not None:
-            log_event(conn, "disposition", {"disposition": disposition_id, "certificate": key,
+            log_event(tx, "disposition", {"disposition": disposition_id, "certificate": key,
                                             "certificate_sha256": sha256_hex(data), "records": disposed,
                                             "withdrawn": withdrawn, "at": stamp, "by": certificate["by"]})
 
@@ -312,19 +293,11 @@ def awaiting_index_removal(catalog: Catalog) -> dict[str, list[str]]:
     The index is the edge's (the command line removes them); a disposal stays listed here until
     `index_removed` says the index let them go, so an index outage only delays it to the next run.
     """
-    found: dict[str, list[str]] = {}
-    rows = catalog.db.execute(
-        "SELECT d.disposition_id, r.record_id FROM dispositions d LEFT JOIN disposed r ON r.certificate = d.certificate"
-        " WHERE d.status = 'complete' AND d.index_pending = 1 ORDER BY d.disposition_id, r.record_id")
-    for disposition_id, record_id in rows:  # no record (all withdrawn): nothing to remove, yet done with
-        found.setdefault(disposition_id, []).extend([record_id] if record_id is not None else [])
-    return found
+    return catalog.awaiting_index_removal()
 
 
 def index_removed(catalog: Catalog, disposition_ids: list[str]) -> None:
-    with catalog.transaction() as conn:
-        conn.executemany("UPDATE dispositions SET index_pending = 0 WHERE disposition_id = ?",
-                         [(disposition_id,) for disposition_id in disposition_ids])
+    catalog.mark_index_removed(disposition_ids)
 
 
 def disposed_ids_from_store(store: ObjectStore) -> set[str]:

@@ -16,17 +16,16 @@ from these documents (the ledger event alone may carry only a digest of a long r
 
 from __future__ import annotations
 
-import json
 import secrets
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from archiver.canonical import canonical_json, sha256_hex
-from archiver.catalog import Catalog
+from archiver.catalog import Catalog, Hold, ObjectRow
 from archiver.clock import utc_now
 from archiver.errors import SunshineError
-from archiver.store import ObjectStore
+from archiver.store import ObjectStore, PutResult
 from archiver.store.capabilities import LegalHolds, remote_of
 from archiver.store.keys import blob_key
 
@@ -51,17 +50,6 @@ class HoldCriteria:
                     or self.date_to)
 
 
-@dataclass(frozen=True)
-class Hold:
-    hold_id: str
-    reason: str
-    placed_at: str
-    placed_by: str
-    released_at: str | None
-    record_count: int
-    criteria: dict[str, Any]
-
-
 # Resolves a hold's text to the records the search index matches (wired in `archiver.cli.wiring`).
 TextMatcher = Callable[["HoldCriteria"], set[str]]
 
@@ -70,17 +58,7 @@ def select_records(catalog: Catalog, criteria: HoldCriteria, text_matches: TextM
     """Resolve criteria to record ids: filters on the catalog, text through the search index."""
     if criteria.is_empty():
         raise SunshineError("a hold needs at least one of --record, --q, --platform, --account, --from, --to")
-    clauses, params = [], []
-    for column, value in (("platform", criteria.platform), ("account", criteria.account)):
-        if value:
-            clauses.append(f"{column} = ?")
-            params.append(value)
-    if criteria.date_from:
-        clauses.append("substr(created_at, 1, 10) >= ?")
-        params.append(criteria.date_from)
-    if criteria.date_to:
-        clauses.append("substr(created_at, 1, 10) <= ?")
-        params.append(criteria.date_to)
+    filtered = bool(criteria.platform or criteria.account or criteria.date_from or criteria.date_to)
     found: set[str] = set()
     if criteria.record_ids:
         known = {row["record_id"] for row in catalog.record_rows(criteria.record_ids)}
@@ -88,21 +66,16 @@ def select_records(catalog: Catalog, criteria: HoldCriteria, text_matches: TextM
         if missing:
             raise SunshineError(f"no such record(s) in the archive: {', '.join(missing[:10])}")
         found |= known
-    if criteria.text or clauses:
-        where = " AND ".join(clauses) or "1"
-        matches = {row[0] for row in catalog.db.execute(f"SELECT record_id FROM records WHERE {where}", params)}
+    if criteria.text or filtered:
+        matches = catalog.record_ids_matching(platform=criteria.platform, account=criteria.account,
+                                              date_from=criteria.date_from, date_to=criteria.date_to)
         if criteria.text:
             if text_matches is None:
                 raise SunshineError("a text criterion needs the search index")
             matches &= text_matches(criteria)
         found |= matches
     if criteria.with_threads and found:
-        threads = {row["thread_id"] for row in catalog.record_rows(found)}
-        for start in range(0, len(threads), 500):
-            chunk = list(threads)[start:start + 500]
-            marks = ",".join("?" * len(chunk))
-            found |= {row[0] for row in catalog.db.execute(
-                f"SELECT record_id FROM records WHERE thread_id IN ({marks})", chunk)}
+        found |= catalog.record_ids_in_threads({row["thread_id"] for row in catalog.record_rows(found)})
     return sorted(found)
 
 
@@ -114,13 +87,7 @@ def objects_of(catalog: Catalog, record_ids: Iterable[str]) -> dict[str, str | N
         for row in versions:
             keys.add(blob_key(row["content_sha256"]))
             keys.add(row["warc_key"])
-    for start in range(0, len(ids), 500):
-        chunk = ids[start:start + 500]
-        marks = ",".join("?" * len(chunk))
-        for row in catalog.db.execute(
-            f"SELECT media.sha256 FROM record_media JOIN media USING (url) WHERE record_id IN ({marks})", chunk
-        ):
-            keys.add(blob_key(row[0]))
+    keys |= {blob_key(sha256) for sha256 in catalog.media_sha256_of(ids)}
     result: dict[str, str | None] = {}
     for key in sorted(keys):
         row = catalog.object(key)
@@ -146,9 +113,8 @@ def _put_hold_document(store: ObjectStore, document: dict[str, Any]) -> tuple[st
     return key, sha256_hex(data), store.put(key, data)
 
 
-def _record_document(conn, key: str, result: Any, at: str) -> None:
-    conn.execute("INSERT OR IGNORE INTO objects(key, sha256, size, version_id, kind, stored_at)"
-                 " VALUES (?, ?, ?, ?, 'hold', ?)", (key, result.sha256, result.size, result.version_id, at))
+def _document_row(key: str, result: PutResult, at: str) -> ObjectRow:
+    return ObjectRow(key, result.sha256, result.size, result.version_id, "hold", at)
 
 
 def _lockable(store: ObjectStore) -> LegalHolds | None:
@@ -158,10 +124,8 @@ def _lockable(store: ObjectStore) -> LegalHolds | None:
 
 
 def held_record_ids(catalog: Catalog) -> set[str]:
-    rows = catalog.db.execute(
-        "SELECT DISTINCT record_id FROM hold_records JOIN holds USING (hold_id) WHERE released_at IS NULL"
-    )
-    return {row[0] for row in rows}
+    """Records an open hold keeps."""
+    return catalog.held_record_ids()
 
 
 def place_hold(catalog: Catalog, store: ObjectStore, reason: str, placed_by: str, criteria: HoldCriteria,
@@ -183,35 +147,32 @@ def place_hold(catalog: Catalog, store: ObjectStore, reason: str, placed_by: str
     key, digest, stored = _put_hold_document(store, {
         "type": "hold", "action": "place", "hold_id": hold_id, "reason": reason, "criteria": criteria.as_json(),
         "at": now, "by": placed_by, "records": record_ids})
-    with catalog.transaction() as conn:
-        conn.execute("INSERT INTO holds(hold_id, reason, query, placed_at, placed_by) VALUES (?, ?, ?, ?, ?)",
-                     (hold_id, reason, json.dumps(criteria.as_json(), sort_keys=True), now, placed_by))
-        conn.executemany("INSERT INTO hold_records(hold_id, record_id) VALUES (?, ?)",
-                         [(hold_id, record_id) for record_id in record_ids])
-        _record_document(conn, key, stored, now)
-        catalog.audit(conn, now, placed_by, "hold.place", details)
+    with catalog.transaction() as tx:
+        catalog.add_hold(tx, hold_id, reason, criteria.as_json(), now, placed_by, record_ids)
+        catalog.add_objects(tx, [_document_row(key, stored, now)])
+        catalog.audit(tx, now, placed_by, "hold.place", details)
         if log_event is not None:
-            log_event(conn, "hold", {"hold_id": hold_id, "action": "place", "at": now, "by": placed_by,
+            log_event(tx, "hold", {"hold_id": hold_id, "action": "place", "at": now, "by": placed_by,
                                      "records": record_ids, "document": key, "document_sha256": digest})
     return Hold(hold_id, reason, now, placed_by, None, len(record_ids), criteria.as_json())
 
 
 def release_hold(catalog: Catalog, store: ObjectStore, hold_id: str, released_by: str, log_event=None) -> Hold:
-    row = catalog.db.execute("SELECT * FROM holds WHERE hold_id = ?", (hold_id,)).fetchone()
-    if row is None:
+    hold = catalog.hold(hold_id)
+    if hold is None:
         raise SunshineError(f"no hold {hold_id!r} (see `sunshine hold list`)")
-    if row["released_at"]:
-        raise SunshineError(f"hold {hold_id} was already released at {row['released_at']}")
-    mine = [r[0] for r in catalog.db.execute("SELECT record_id FROM hold_records WHERE hold_id = ?", (hold_id,))]
+    if hold.released_at:
+        raise SunshineError(f"hold {hold_id} was already released at {hold.released_at}")
+    mine = catalog.hold_record_ids(hold_id)
     now = utc_now()
     key, digest, stored = _put_hold_document(store, {
         "type": "hold", "action": "release", "hold_id": hold_id, "at": now, "by": released_by, "records": mine})
-    with catalog.transaction() as conn:
-        conn.execute("UPDATE holds SET released_at = ? WHERE hold_id = ?", (now, hold_id))
-        _record_document(conn, key, stored, now)
-        catalog.audit(conn, now, released_by, "hold.release", {"hold_id": hold_id, "records": len(mine)})
+    with catalog.transaction() as tx:
+        catalog.mark_hold_released(tx, hold_id, now)
+        catalog.add_objects(tx, [_document_row(key, stored, now)])
+        catalog.audit(tx, now, released_by, "hold.release", {"hold_id": hold_id, "records": len(mine)})
         if log_event is not None:
-            log_event(conn, "hold", {"hold_id": hold_id, "action": "release", "at": now, "by": released_by,
+            log_event(tx, "hold", {"hold_id": hold_id, "action": "release", "at": now, "by": released_by,
                                      "records": mine, "document": key, "document_sha256": digest})
     still_held = objects_of(catalog, held_record_ids(catalog))
     lockable = _lockable(store)
@@ -219,15 +180,8 @@ def release_hold(catalog: Catalog, store: ObjectStore, hold_id: str, released_by
         for key, version_id in objects_of(catalog, mine).items():
             if key not in still_held:  # another open hold still needs this object
                 lockable.set_legal_hold(key, version_id, False)
-    return Hold(hold_id, row["reason"], row["placed_at"], row["placed_by"], now, len(mine), json.loads(row["query"]))
+    return replace(hold, released_at=now, record_count=len(mine))
 
 
 def list_holds(catalog: Catalog, include_released: bool = False) -> list[Hold]:
-    where = "" if include_released else "WHERE released_at IS NULL"
-    holds = []
-    for row in catalog.db.execute(f"SELECT * FROM holds {where} ORDER BY placed_at"):
-        count = catalog.db.execute("SELECT COUNT(*) FROM hold_records WHERE hold_id = ?",
-                                   (row["hold_id"],)).fetchone()[0]
-        holds.append(Hold(row["hold_id"], row["reason"], row["placed_at"], row["placed_by"], row["released_at"],
-                          count, json.loads(row["query"])))
-    return holds
+    return catalog.holds(include_released)

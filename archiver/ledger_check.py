@@ -15,7 +15,6 @@ published `ledger/key` is used: that still catches damage, but not a log re-sign
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Iterator
 
 from archiver.catalog import Catalog
@@ -35,7 +34,7 @@ def check_ledger(config: Config, store: ObjectStore, catalog: Catalog) -> tuple[
     """(ledger entries in the catalog, problems). Empty problems means the ledger holds."""
     problems: list[str] = []
     size = catalog.ledger_size()
-    captures = catalog.db.execute("SELECT COUNT(*) FROM versions").fetchone()[0]
+    captures = catalog.count("versions")
     if size == 0 and captures == 0:
         return 0, problems
     problems += _capped(_captures_not_logged(catalog), "captures missing from the ledger")
@@ -76,11 +75,11 @@ def _trusted_key(config: Config, store: ObjectStore, problems: list[str]) -> str
 def _coverage(catalog: Catalog, store: ObjectStore, signed: int, known: list[str]) -> list[str]:
     """Catalog entries that no signed checkpoint covers, in one line per cause."""
     problems = []
-    row = catalog.db.execute("SELECT COUNT(*), MIN(idx) FROM ledger WHERE published = 0").fetchone()
-    if row[0]:
-        problems.append(f"ledger: {row[0]} entries from index {row[1]} are not yet published "
-                        "(run `sunshine archive` again)")
-    published = catalog.db.execute("SELECT COUNT(*) FROM ledger WHERE published = 1").fetchone()[0]
+    publication = catalog.publication()
+    if publication.unpublished:
+        problems.append(f"ledger: {publication.unpublished} entries from index {publication.first_unpublished} "
+                        "are not yet published (run `sunshine archive` again)")
+    published = publication.published
     if published > signed:
         first = _describe(catalog, signed)
         if not store.exists(ledger_log.CHECKPOINT_KEY):
@@ -100,13 +99,8 @@ def note_checkpoint(catalog: Catalog, checkpoint_text: str, at: str) -> None:
     record `sunshine verify` names it. Idempotent per size. `LedgerPublisher.checkpoint` calls it.
     """
     body = peek_checkpoint(checkpoint_text)
-    details = json.dumps({"root": body.root.hex(), "size": body.size}, sort_keys=True)
-    with catalog.transaction() as conn:
-        exists = conn.execute("SELECT 1 FROM audit WHERE action = ? AND details = ?",
-                              (CHECKPOINT_ACTION, details)).fetchone()
-        if not exists:
-            conn.execute("INSERT INTO audit(at, actor, action, details) VALUES (?, ?, ?, ?)",
-                         (at, "archiver", CHECKPOINT_ACTION, details))
+    with catalog.transaction() as tx:
+        catalog.audit_once(tx, at, "archiver", CHECKPOINT_ACTION, {"root": body.root.hex(), "size": body.size})
 
 
 def _kept_checkpoints(catalog: Catalog, store: ObjectStore, signed: int) -> list[str]:
@@ -117,8 +111,7 @@ def _kept_checkpoints(catalog: Catalog, store: ObjectStore, signed: int) -> list
     """
     problems = []
     sizes: dict[int, str | None] = {}
-    for row in catalog.db.execute("SELECT details FROM audit WHERE action = ? ORDER BY id", (CHECKPOINT_ACTION,)):
-        details = json.loads(row[0])
+    for details in catalog.audit_details(CHECKPOINT_ACTION):
         sizes[int(details["size"])] = details.get("root")
     for obj in store.list(ledger_log.CHECKPOINTS_PREFIX):
         tail = obj.key[len(ledger_log.CHECKPOINTS_PREFIX):]
@@ -148,29 +141,24 @@ def _kept_checkpoints(catalog: Catalog, store: ObjectStore, signed: int) -> list
 
 def _captures_not_logged(catalog: Catalog) -> Iterator[str]:
     """Every catalog version whose ledger entry is missing or describes something else."""
-    rows = catalog.db.execute(
-        "SELECT v.record_id, v.version, v.captured_at, v.content_sha256, v.store_version_id,"
-        " v.ledger_index, l.entry FROM versions v LEFT JOIN ledger l ON l.idx = v.ledger_index"
-        " ORDER BY v.ledger_index")
-    for row in rows:
-        name = f"record {row['record_id']} v{row['version']}"
-        if row["ledger_index"] is None:
+    for logged in catalog.logged_captures():
+        version = logged.version
+        name = f"record {version.record_id} v{version.version}"
+        if version.ledger_index is None:
             yield f"{name}: has no ledger index (the capture was never logged)"
-        elif row["entry"] is None:
-            yield f"{name}: ledger entry {row['ledger_index']} is missing from the catalog's ledger"
+        elif logged.entry is None:
+            yield f"{name}: ledger entry {version.ledger_index} is missing from the catalog's ledger"
         else:
-            expected = ledger_log.entry_for_capture(row["record_id"], row["version"], row["captured_at"],
-                                                    row["content_sha256"], row["store_version_id"])
-            if bytes(row["entry"]) != expected:
-                yield f"{name}: ledger entry {row['ledger_index']} does not describe this capture"
+            expected = ledger_log.entry_for_capture(version.record_id, version.version, version.captured_at,
+                                                    version.content_sha256, version.store_version_id)
+            if logged.entry != expected:
+                yield f"{name}: ledger entry {version.ledger_index} does not describe this capture"
 
 
 def _entries_differ(catalog: Catalog, store: ObjectStore, signed: int) -> Iterator[str]:
     """Catalog entries under the signed size against the published bundles, one bundle read each."""
     bundle_index, published, reader = -1, None, LogReader(store)
-    rows = catalog.db.execute("SELECT idx, entry FROM ledger WHERE idx < ? ORDER BY idx", (signed,))
-    for row in rows:
-        index = row["idx"]
+    for index, entry in catalog.ledger_entries(below=signed):
         if index // tiles.TILE_WIDTH != bundle_index:
             bundle_index = index // tiles.TILE_WIDTH
             width = min(tiles.TILE_WIDTH, signed - bundle_index * tiles.TILE_WIDTH)
@@ -179,7 +167,7 @@ def _entries_differ(catalog: Catalog, store: ObjectStore, signed: int) -> Iterat
             if published is None:
                 yield f"{key}: cannot be read, so entries {bundle_index * tiles.TILE_WIDTH}-" \
                       f"{bundle_index * tiles.TILE_WIDTH + width - 1} are not provably in the log"
-        if published is not None and published[index % tiles.TILE_WIDTH] != bytes(row["entry"]):
+        if published is not None and published[index % tiles.TILE_WIDTH] != entry:
             yield f"{key}: {_describe(catalog, index)} differs from the catalog's"
 
 
@@ -193,8 +181,8 @@ def _bundle(reader: LogReader, index: int, width: int) -> list[bytes] | None:
 
 
 def _describe(catalog: Catalog, index: int) -> str:
-    row = catalog.db.execute("SELECT record_id, version FROM versions WHERE ledger_index = ?", (index,)).fetchone()
-    return f"entry {index}, record {row[0]} v{row[1]}" if row else f"entry {index}"
+    capture = catalog.capture_at(index)
+    return f"entry {index}, record {capture[0]} v{capture[1]}" if capture else f"entry {index}"
 
 
 def _names(problems: list[str], key: str) -> bool:

@@ -7,7 +7,7 @@ transaction of the action itself; `LedgerPublisher.publish_pending()` publishes 
 batch and the next checkpoint signs it.
 
 Two doors, one entry format `{"type": kind, ...fields}` (canonical JSON):
-- `append_event(conn, kind, fields)`: the hook `archiver.holds` / `archiver.disposition` call inside
+- `append_event(tx, kind, fields)`: the hook `archiver.holds` / `archiver.disposition` call inside
   their own transaction (they write their own audit rows);
 - `log_event(catalog, kind, fields, at)`: a self-contained event with its own audit row.
 
@@ -18,11 +18,10 @@ list too long to fit (a hold over thousands of records) is replaced by `<name>_c
 
 from __future__ import annotations
 
-import sqlite3
 from typing import Any
 
 from archiver.canonical import canonical_json, sha256_hex
-from archiver.catalog import Catalog
+from archiver.catalog import Catalog, Transaction, append_ledger_entry
 from archiver.ledger.log import entry_for_event
 from archiver.ledger.tiles import MAX_ENTRY_SIZE
 
@@ -42,22 +41,17 @@ def event_entry(kind: str, fields: dict[str, Any]) -> bytes:
     return entry_for_event(kind, digested)  # still too big: SunshineError names the size
 
 
-def append_event(conn: sqlite3.Connection, kind: str, fields: dict[str, Any]) -> int:
+def append_event(tx: Transaction, kind: str, fields: dict[str, Any]) -> int:
     """Append an event entry to the catalog's ledger inside the caller's transaction; its index.
 
     `kind` names the action (`hold`, `disposition`, `redaction`, …: letters, digits, `_`, `-`;
     never `capture`, which only the archiver writes). `ValueError` for a bad kind or fields.
     """
-    entry = event_entry(kind, fields)
-    # Inside the caller's IMMEDIATE transaction, so no other writer can take the same index.
-    row = conn.execute("SELECT MAX(idx) FROM ledger").fetchone()
-    index = 0 if row[0] is None else row[0] + 1
-    conn.execute("INSERT INTO ledger(idx, entry) VALUES (?, ?)", (index, entry))
-    return index
+    return append_ledger_entry(tx, event_entry(kind, fields))
 
 
 def log_event(catalog: Catalog, kind: str, fields: dict[str, Any], at: str, *, actor: str = "clerk",
-              conn: sqlite3.Connection | None = None) -> int:
+              conn: Transaction | None = None) -> int:
     """Append the event `{"type": kind, "at": at, **fields}` and an audit row; the ledger index.
 
     Pass `conn` to join the caller's catalog transaction, so the action and its entry commit
@@ -72,9 +66,9 @@ def log_event(catalog: Catalog, kind: str, fields: dict[str, Any], at: str, *, a
     return _log(catalog, conn, kind, fields, at, actor)
 
 
-def _log(catalog: Catalog, conn: sqlite3.Connection, kind: str, fields: dict[str, Any], at: str,
+def _log(catalog: Catalog, tx: Transaction, kind: str, fields: dict[str, Any], at: str,
          actor: str) -> int:
-    index = append_event(conn, kind, fields)
+    index = append_event(tx, kind, fields)
     details = {name: value for name, value in fields.items() if name != "at"}
-    catalog.audit(conn, at, actor, f"ledger:{kind}", {**details, "ledger_index": index})
+    catalog.audit(tx, at, actor, f"ledger:{kind}", {**details, "ledger_index": index})
     return index

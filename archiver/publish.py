@@ -48,6 +48,5 @@ class LedgerPublisher:
         if not entries:
             return 0
         ledger_log.append_entries(self.store, start, entries)
-        with self.catalog.transaction() as conn:
-            conn.execute("UPDATE ledger SET published = 1 WHERE idx >= ? AND idx < ?", (start, start + len(entries)))
+        self.catalog.mark_published(start, len(entries))
         return len(entries)

@@ -39,7 +39,7 @@ from pathlib import Path
 from typing import Any
 
 from archiver.canonical import canonical_json, sha256_hex
-from archiver.catalog import Catalog
+from archiver.catalog import Catalog, ObjectRow, RecordRow, Transaction, VersionRow
 from archiver.clock import utc_now
 from archiver.config import Config
 from archiver.disposition import CERTIFICATE_PREFIX
@@ -49,6 +49,7 @@ from archiver.ledger import tiles
 from archiver.ledger.log import CHECKPOINTS_PREFIX, entry_for_capture
 from archiver.ledger.reader import LogReader, entries_key
 from archiver.ledger_check import note_checkpoint
+from archiver.model import Version, WarcRef
 from archiver.readmodel import RECORD_FIELDS
 from archiver.store import ObjectStore, StoredObject
 from archiver.store.capabilities import ObjectVersions, remote_of
@@ -108,19 +109,18 @@ def recover_catalog(config: Config, store: ObjectStore, *, force: bool = False,
     building = target.with_name(target.name + ".recovering")
     _remove_with_journal(building)
     with Catalog(building) as catalog:
-        with catalog.transaction() as conn:
-            conn.executemany("INSERT INTO ledger(idx, entry, published) VALUES (?, ?, 1)",
-                             list(enumerate(found.entries)))
-            _write_versions(conn, found, report)
-            _write_objects(conn, store, report, advance)
-            _write_holds(conn, store, found, report)
-            _write_dispositions(conn, store, report)
-            _write_audit(conn, found)
+        with catalog.transaction() as tx:
+            catalog.add_ledger_entries(tx, enumerate(found.entries), published=True)
+            _write_versions(catalog, tx, found, report)
+            _write_objects(catalog, tx, store, report, advance)
+            _write_holds(catalog, tx, store, found, report)
+            _write_dispositions(catalog, tx, store, report)
+            _write_audit(catalog, tx, found)
             if found.warc_seq >= 0:
-                conn.execute("INSERT INTO counters(name, value) VALUES ('warc', ?)", (found.warc_seq,))
+                catalog.set_counter(tx, "warc", found.warc_seq)
         report.checkpoints = _note_checkpoints(catalog, store)
-        with catalog.transaction() as conn:
-            catalog.audit(conn, utc_now(), "archiver", "catalog.recover",
+        with catalog.transaction() as tx:
+            catalog.audit(tx, utc_now(), "archiver", "catalog.recover",
                           {name: value for name, value in report.__dict__.items()
                            if name not in ("warnings", "moved_aside")})
     if target.exists():
@@ -193,43 +193,43 @@ def _take_version(record: dict[str, Any], version: dict[str, Any], batch: re.Mat
     return True
 
 
-def _write_versions(conn, found: _Found, report: RecoverReport) -> None:
+def _write_versions(catalog: Catalog, tx: Transaction, found: _Found, report: RecoverReport) -> None:
     history: dict[str, list[dict[str, Any]]] = {}
+    rows = []
     for (record_id, _number), item in sorted(found.versions.items()):
         history.setdefault(record_id, []).append(item)
-        version = item["version"]
-        ref = version["warc_ref"]
-        conn.execute(
-            "INSERT INTO versions(record_id, version, captured_at, status, content_sha256, warc_key, warc_offset,"
-            " warc_length, ledger_index, store_version_id, text, run_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (record_id, version["version"], version["captured_at"], version["status"], version["content_sha256"],
-             ref["key"], ref["offset"], ref["length"], item["ledger_index"], version.get("store_version_id"),
-             version["text"], item["run_id"]))
-    for record_id, items in history.items():
-        first, latest = items[0], items[-1]
-        fields = {name: latest["record"].get(name) for name in RECORD_FIELDS}
-        fields |= {name: first["record"][name] for name in _FIRST_SEEN}
-        conn.execute(
-            "INSERT INTO records(record_id, source, platform, account, kind, native_id, url, author,"
-            " author_is_department, created_at, text, parent_id, thread_id, media, status, latest_version,"
-            " latest_sha256, last_seen_run, indexed) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1)",
-            (record_id, first["source"], fields["platform"], fields["account"], fields["kind"], fields["native_id"],
-             fields["url"], fields["author"], int(fields["author_is_department"]), fields["created_at"],
-             fields["text"], fields["parent_id"], fields["thread_id"],
-             _media_json(latest["record"]), latest["version"]["status"],
-             latest["version"]["version"], latest["version"]["content_sha256"], latest["run_id"]))
-    conn.executemany("INSERT INTO media(url, sha256, mime) VALUES (?, ?, ?)",
-                     [(url, sha, mime) for url, (sha, mime) in sorted(found.media.items())])
-    conn.executemany("INSERT INTO record_media(record_id, url) VALUES (?, ?)", sorted(found.record_media))
+        version, ref = item["version"], item["version"]["warc_ref"]
+        rows.append(VersionRow(Version(record_id, version["version"], version["captured_at"], version["status"],
+                                       version["content_sha256"], WarcRef(ref["key"], ref["offset"], ref["length"]),
+                                       item["ledger_index"], version.get("store_version_id")),
+                               version["text"], item["run_id"]))
+    catalog.add_versions(tx, rows)
+    catalog.restore_records(tx, [_record_row(record_id, items) for record_id, items in history.items()])
+    catalog.set_media(tx, dict(sorted(found.media.items())))
+    catalog.link_media(tx, sorted(found.record_media))
     runs = sorted(found.runs)
-    conn.executemany("INSERT INTO runs(run_id, started_at, status) VALUES (?, ?, 'recovered')",
-                     [(run_id, _run_started(run_id)) for run_id in runs])
+    catalog.restore_runs(tx, [(run_id, _run_started(run_id)) for run_id in runs])
     report.records, report.versions, report.runs = len(history), len(found.versions), len(runs)
 
 
-def _media_json(record: dict[str, Any]) -> str:
-    """A record's media column as the session writes it (manifests sort the keys; the column does not)."""
-    return json.dumps([{"url": item["url"], "mime": item.get("mime")} for item in record.get("media") or []])
+def _record_row(record_id: str, items: list[dict[str, Any]]) -> RecordRow:
+    """A record's row from its versions in the manifests, as the session would have left it."""
+    first, latest = items[0], items[-1]
+    fields = {name: latest["record"].get(name) for name in RECORD_FIELDS}
+    fields |= {name: first["record"][name] for name in _FIRST_SEEN}
+    return RecordRow(
+        record_id=record_id, source=first["source"], platform=fields["platform"], account=fields["account"],
+        kind=fields["kind"], native_id=fields["native_id"], url=fields["url"], author=fields["author"],
+        author_is_department=bool(fields["author_is_department"]), created_at=fields["created_at"],
+        text=fields["text"], parent_id=fields["parent_id"], thread_id=fields["thread_id"],
+        media=_media(latest["record"]), status=latest["version"]["status"],
+        latest_version=latest["version"]["version"], latest_sha256=latest["version"]["content_sha256"],
+        last_seen_run=latest["run_id"])
+
+
+def _media(record: dict[str, Any]) -> tuple[dict[str, Any], ...]:
+    """A record's media as the session keeps them (manifests sort the keys; the column does not)."""
+    return tuple({"url": item["url"], "mime": item.get("mime")} for item in record.get("media") or [])
 
 
 def _run_started(run_id: str) -> str:
@@ -242,7 +242,7 @@ def _run_started(run_id: str) -> str:
 
 # ----------------------------------------------------------------------------------------- objects
 
-def _write_objects(conn, store: ObjectStore, report: RecoverReport, advance: Callable[[int], None]) -> None:
+def _write_objects(catalog: Catalog, tx: Transaction, store: ObjectStore, report: RecoverReport, advance: Callable[[int], None]) -> None:
     """Every object but the ledger's, with its hash, size and (on S3) version id."""
     listed = [item for item in store.list() if not item.key.startswith(LEDGER_PREFIX)]
     versioned = _version_ids(remote_of(store), listed)
@@ -252,7 +252,7 @@ def _write_objects(conn, store: ObjectStore, report: RecoverReport, advance: Cal
     for item in listed:
         blob = _BLOB_KEY.match(item.key)
         if blob is not None:
-            rows.append((item.key, blob[1], item.size, versioned.get(item.key), "blob", now))
+            rows.append(ObjectRow(item.key, blob[1], item.size, versioned.get(item.key), "blob", now))
             advance(1)
         else:
             to_hash.append(item)
@@ -261,11 +261,10 @@ def _write_objects(conn, store: ObjectStore, report: RecoverReport, advance: Cal
             report.warnings.append(f"{done.item.key}: listed but could not be read "
                                    f"({done.error or 'gone'}); left out")
         else:
-            rows.append((done.item.key, done.sha256, done.size, versioned.get(done.item.key),
-                         _kind(done.item.key), now))
+            rows.append(ObjectRow(done.item.key, done.sha256, done.size, versioned.get(done.item.key),
+                                  _kind(done.item.key), now))
         advance(1)
-    conn.executemany("INSERT INTO objects(key, sha256, size, version_id, kind, stored_at) VALUES (?, ?, ?, ?, ?, ?)",
-                     rows)
+    catalog.add_objects(tx, rows)
     report.objects = len(rows)
 
 
@@ -292,7 +291,7 @@ def _version_ids(store: ObjectStore, listed: list[StoredObject]) -> dict[str, st
 
 # ------------------------------------------------------------------------------- holds and audit
 
-def _write_holds(conn, store: ObjectStore, found: _Found, report: RecoverReport) -> None:
+def _write_holds(catalog: Catalog, tx: Transaction, store: ObjectStore, found: _Found, report: RecoverReport) -> None:
     for index, event in found.events:
         if event.get("type") != "hold":
             continue
@@ -306,15 +305,12 @@ def _write_holds(conn, store: ObjectStore, found: _Found, report: RecoverReport)
                           "catalog")
                 query = {"recovered_from_ledger_index": index}
                 if records is None:
-                    records, reason = _digested_hold(conn, event, reason, report)
-            conn.execute("INSERT INTO holds(hold_id, reason, query, placed_at, placed_by) VALUES (?, ?, ?, ?, ?)",
-                         (event["hold_id"], reason, json.dumps(query, sort_keys=True),
-                          event["at"], event.get("by", "unknown")))
-            conn.executemany("INSERT OR IGNORE INTO hold_records(hold_id, record_id) VALUES (?, ?)",
-                             [(event["hold_id"], record_id) for record_id in records])
+                    records, reason = _digested_hold(catalog.first_captured_by(tx, event["at"]), event, reason,
+                                                     report)
+            catalog.add_hold(tx, event["hold_id"], reason, query, event["at"], event.get("by", "unknown"), records)
             report.holds += 1
         elif event.get("action") == "release":
-            conn.execute("UPDATE holds SET released_at = ? WHERE hold_id = ?", (event["at"], event["hold_id"]))
+            catalog.mark_hold_released(tx, event["hold_id"], event["at"])
             report.holds_released += 1
 
 
@@ -338,15 +334,14 @@ def _hold_document(store: ObjectStore, event: dict[str, Any], report: RecoverRep
     return json.loads(data)
 
 
-def _digested_hold(conn, event: dict[str, Any], note: str, report: RecoverReport) -> tuple[list[str], str]:
+def _digested_hold(candidates: list[str], event: dict[str, Any], note: str,
+                   report: RecoverReport) -> tuple[list[str], str]:
     """A hold too large for its ledger entry names only its records' count and digest.
 
-    Every record archived when it was placed is a candidate; if they are exactly its records (same
+    Every record archived when it was placed is a candidate (`candidates`, sorted); if they are exactly its records (same
     count and digest) the hold is rebuilt as it was, otherwise it holds them all: a hold may hold
     too much after a recovery, never too little. The report says which.
     """
-    candidates = sorted(row[0] for row in conn.execute(
-        "SELECT record_id FROM versions WHERE version = 1 AND captured_at <= ?", (event["at"],)))
     exact = (len(candidates) == event.get("records_count")
              and sha256_hex(canonical_json(candidates)) == event.get("records_sha256"))
     if not exact:
@@ -358,13 +353,12 @@ def _digested_hold(conn, event: dict[str, Any], note: str, report: RecoverReport
     return candidates, note
 
 
-def _write_audit(conn, found: _Found) -> None:
+def _write_audit(catalog: Catalog, tx: Transaction, found: _Found) -> None:
     """The clerk events, as the audit trail's `ledger:<kind>` rows with their ledger index."""
     for index, event in found.events:
         details = {name: value for name, value in event.items() if name not in ("type", "at", "by")}
-        conn.execute("INSERT INTO audit(at, actor, action, details) VALUES (?, ?, ?, ?)",
-                     (event.get("at", ""), event.get("by", "unknown"), f"ledger:{event.get('type')}",
-                      json.dumps({**details, "ledger_index": index, "recovered": True}, sort_keys=True)))
+        catalog.audit(tx, event.get("at", ""), event.get("by", "unknown"), f"ledger:{event.get('type')}",
+                      {**details, "ledger_index": index, "recovered": True})
 
 
 def _note_checkpoints(catalog: Catalog, store: ObjectStore) -> int:
@@ -382,7 +376,7 @@ def _note_checkpoints(catalog: Catalog, store: ObjectStore) -> int:
 
 # ------------------------------------------------------------------------------------ dispositions
 
-def _write_dispositions(conn, store: ObjectStore, report: RecoverReport) -> None:
+def _write_dispositions(catalog: Catalog, tx: Transaction, store: ObjectStore, report: RecoverReport) -> None:
     """Disposals from their certificates; one left pending stays pending, for `retention run`."""
     pending: dict[str, tuple[str, bytes, dict[str, Any]]] = {}
     complete: dict[str, tuple[str, dict[str, Any]]] = {}
@@ -397,22 +391,18 @@ def _write_dispositions(conn, store: ObjectStore, report: RecoverReport) -> None
     for name, (key, certificate) in complete.items():
         stamp = certificate.get("disposed_at", "")
         ids = [entry["record_id"] for entry in certificate.get("records", [])]
-        conn.executemany("INSERT OR REPLACE INTO disposed(record_id, disposed_at, certificate) VALUES (?, ?, ?)",
-                         [(record_id, stamp, key) for record_id in ids])
+        catalog.mark_disposed(tx, ids, stamp, key)
         if name in pending:  # index_pending: whether the search index let them go died with the catalog
-            conn.execute("INSERT INTO dispositions(disposition_id, status, intent, started_at, certificate,"
-                         " completed_at, index_pending) VALUES (?, 'complete', ?, ?, ?, ?, 1)",
-                         (name, pending[name][1], certificate.get("started_at", stamp), key, stamp))
+            catalog.add_disposition(tx, name, pending[name][1], certificate.get("started_at", stamp),
+                                    certificate=key, completed_at=stamp)
         report.dispositions += 1
         report.disposed_records += len(ids)
     for name, (key, data, intent) in pending.items():
         if name in complete:
             continue
         ids = [entry["record_id"] for entry in intent.get("records", [])]
-        conn.executemany("INSERT OR REPLACE INTO disposed(record_id, disposed_at, certificate) VALUES (?, ?, ?)",
-                         [(record_id, intent["started_at"], key) for record_id in ids])
-        conn.execute("INSERT INTO dispositions(disposition_id, status, intent, started_at) VALUES (?, 'pending', ?, ?)",
-                     (name, data, intent["started_at"]))
+        catalog.mark_disposed(tx, ids, intent["started_at"], key)
+        catalog.add_disposition(tx, name, data, intent["started_at"])
         report.dispositions += 1
         report.disposed_records += len(ids)
         report.warnings.append(f"disposition {name} was interrupted; `sunshine retention run` finishes it")

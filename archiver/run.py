@@ -101,9 +101,7 @@ def run_archive(config: Config, crawl: Crawl, index, source_name: str | None = N
         ledger = LedgerPublisher(catalog, store, config)
         resumed_run = catalog.unfinished_run()
         run_id = resumed_run or new_run_id()
-        with catalog.transaction() as conn:
-            conn.execute("INSERT OR IGNORE INTO runs(run_id, started_at, status) VALUES (?, ?, 'running')",
-                         (run_id, utc_now()))
+        catalog.start_run(run_id, utc_now())
         session = ArchiveSession(
             catalog, store, run_id, index=index, ledger=ledger, progress=progress,
             retain_days=lambda platform, kind: retention_days(config.storage, platform, kind),
@@ -117,9 +115,7 @@ def run_archive(config: Config, crawl: Crawl, index, source_name: str | None = N
         checkpoint = _checkpoint(ledger)
         spooled = len(pending_keys(store))
         status = "complete" if stats.failed == 0 and spooled == 0 else "incomplete"
-        with catalog.transaction() as conn:
-            conn.execute("UPDATE runs SET finished_at = ?, status = ?, stats = ? WHERE run_id = ?",
-                         (utc_now(), status, _json(stats.as_dict() | {"spool_drained": spool_drained}), run_id))
+        catalog.finish_run(run_id, utc_now(), status, stats.as_dict() | {"spool_drained": spool_drained})
         index.close()
         return RunResult(run_id, resumed_run is not None, stats, spooled, checkpoint)
     finally:
@@ -181,9 +177,7 @@ def _drain(store: ObjectStore, catalog: Catalog, *, warn: bool = False) -> Drain
         if warn:
             log.warning("%s", problem)
     if uploaded:
-        with catalog.transaction() as conn:
-            conn.executemany("UPDATE objects SET version_id = ? WHERE key = ? AND version_id IS NULL",
-                             [(result.version_id, result.key) for result in uploaded])
+        catalog.set_version_ids([(result.key, result.version_id) for result in uploaded])
     return Drained(len(uploaded), pending, problem)
 
 
@@ -222,9 +216,3 @@ def finish_deferred(config: Config, store: ObjectStore) -> SyncResult:
         return SyncResult(drained, unpublished, checkpoint, problems)
     finally:
         catalog.close()
-
-
-def _json(data) -> str:
-    import json
-
-    return json.dumps(data, sort_keys=True)

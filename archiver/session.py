@@ -33,7 +33,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from archiver.canonical import canonical_json, sha256_hex
-from archiver.catalog import Catalog, LatestVersion
+from archiver.catalog import Catalog, LatestVersion, ObjectRow, RecordRow, Transaction, VersionRow
 from archiver.clock import utc_now
 from archiver.errors import IntegrityError, StoreUnavailableError, SunshineError
 from archiver.ledger.log import entry_for_capture
@@ -256,10 +256,10 @@ class ArchiveSession:
             ledger_start = self.catalog.ledger_size()
             manifest_result = self._put_manifest(pending, manifest_key(self.run_id, source, manifest_seq),
                                                  ledger_start, keep)
-            with self.catalog.transaction() as conn:
+            with self.catalog.transaction() as tx:
                 grown = self.catalog.ledger_size() != ledger_start
                 if not grown:
-                    self._commit(conn, pending, source, blob_results, [warc_result, manifest_result])
+                    self._commit(tx, pending, source, blob_results, [warc_result, manifest_result])
             if not grown:
                 break
             log.info("the ledger grew while %s was being stored (a clerk event); writing its manifest again",
@@ -271,8 +271,8 @@ class ArchiveSession:
     def _fresh_key(self, make_key: Callable[[str, str, int], str], source: str) -> tuple[int, str]:
         """The next batch number and its key, allocated in a short transaction of its own."""
         while True:
-            with self.catalog.transaction() as conn:
-                seq = self.catalog.next_counter(conn, "warc")
+            with self.catalog.transaction() as tx:
+                seq = self.catalog.next_counter(tx, "warc")
             key = make_key(self.run_id, source, seq)
             if not self._exists(key):  # only a catalog restored from an older copy meets a used key
                 return seq, key
@@ -322,65 +322,32 @@ class ArchiveSession:
         days = [d for new in pending.versions if (d := self.retain_days(new.platform, new.kind)) is not None]
         return max(days, default=None)
 
-    def _commit(self, conn, pending: _Pending, source: str, blobs: dict[str, PutResult],
+    def _commit(self, tx: Transaction, pending: _Pending, source: str, blobs: dict[str, PutResult],
                 others: list[PutResult]) -> None:
         now = utc_now()
-        for result in [*blobs.values(), *others]:
-            kind = "blob" if result.key.startswith("blobs/") else result.key.split("/", 1)[0]
-            conn.execute(
-                "INSERT OR IGNORE INTO objects(key, sha256, size, version_id, kind, stored_at)"
-                " VALUES (?, ?, ?, ?, ?, ?)",
-                (result.key, result.sha256, result.size, result.version_id, kind, now),
-            )
-        for new in pending.versions:
-            version = new.version
-            conn.execute(
-                "INSERT INTO ledger(idx, entry) VALUES (?, ?)",
-                (version.ledger_index, ledger_entry(version)),
-            )
-            conn.execute(
-                "INSERT INTO versions(record_id, version, captured_at, status, content_sha256, warc_key,"
-                " warc_offset, warc_length, ledger_index, store_version_id, text, run_id)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (version.record_id, version.version, version.captured_at, version.status,
-                 version.content_sha256, version.warc_ref.key, version.warc_ref.offset,
-                 version.warc_ref.length, version.ledger_index, version.store_version_id, new.text,
-                 self.run_id),
-            )
-        for record_id, fields in pending.records.items():
-            latest = self.latest[record_id]
-            conn.execute(
-                "INSERT INTO records(record_id, source, platform, account, kind, native_id, url, author,"
-                " author_is_department, created_at, text, parent_id, thread_id, media, status,"
-                " latest_version, latest_sha256, last_seen_run, indexed)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0)"
-                " ON CONFLICT(record_id) DO UPDATE SET url=excluded.url, author=excluded.author,"
-                " text=excluded.text, parent_id=excluded.parent_id, media=excluded.media,"
-                " status=excluded.status, latest_version=excluded.latest_version,"
-                " latest_sha256=excluded.latest_sha256, last_seen_run=excluded.last_seen_run, indexed=0",
-                (record_id, source, fields["platform"], fields["account"], fields["kind"],
-                 fields["native_id"], fields["url"], fields["author"], int(fields["author_is_department"]),
-                 fields["created_at"], fields["text"], fields["parent_id"], fields["thread_id"],
-                 json.dumps(fields["media"]), latest.status, latest.version, latest.sha256, self.run_id),
-            )
-        seen_only = [(self.run_id, rid) for rid in pending.seen if rid not in pending.records]
-        conn.executemany("UPDATE records SET last_seen_run = ? WHERE record_id = ?", seen_only)
-        conn.executemany(
-            "INSERT OR IGNORE INTO threads_done(run_id, source, root_native_id) VALUES (?, ?, ?)",
-            [(self.run_id, source, root) for root in pending.threads_done],
-        )
-        for url, (sha, mime) in pending.media.items():
-            conn.execute("INSERT OR REPLACE INTO media(url, sha256, mime) VALUES (?, ?, ?)", (url, sha, mime))
-            conn.execute("UPDATE records SET indexed = 0 WHERE record_id IN"
-                         " (SELECT record_id FROM record_media WHERE url = ?)", (url,))
-        conn.executemany("INSERT OR IGNORE INTO record_media(record_id, url) VALUES (?, ?)",
-                         sorted(pending.record_media))
-        warc = others[0].key
-        conn.executemany(
-            "INSERT INTO failed_captures(run_id, source, url, error, warc_key, captured_at)"
-            " VALUES (?, ?, ?, ?, ?, ?)",
-            [(self.run_id, source, url, error, warc, now) for url, error in pending.failed],
-        )
+        catalog = self.catalog
+        catalog.add_objects(tx, [ObjectRow(result.key, result.sha256, result.size, result.version_id,
+                                           _object_kind(result.key), now) for result in [*blobs.values(), *others]])
+        catalog.add_ledger_entries(tx, [(new.version.ledger_index, ledger_entry(new.version))
+                                        for new in pending.versions])
+        catalog.add_versions(tx, [VersionRow(new.version, new.text, self.run_id) for new in pending.versions])
+        catalog.upsert_records(tx, [self._record_row(fields, source) for fields in pending.records.values()])
+        catalog.mark_seen(tx, self.run_id, [rid for rid in pending.seen if rid not in pending.records])
+        catalog.add_threads_done(tx, self.run_id, source, pending.threads_done)
+        catalog.set_media(tx, pending.media)
+        catalog.link_media(tx, sorted(pending.record_media))
+        catalog.add_failed_captures(tx, self.run_id, source, others[0].key, now, pending.failed)
+
+    def _record_row(self, fields: dict[str, Any], source: str) -> RecordRow:
+        """A record's row after this batch: its fields and the latest version the batch gave it."""
+        latest = self.latest[fields["record_id"]]
+        return RecordRow(
+            record_id=fields["record_id"], source=source, platform=fields["platform"], account=fields["account"],
+            kind=fields["kind"], native_id=fields["native_id"], url=fields["url"], author=fields["author"],
+            author_is_department=bool(fields["author_is_department"]), created_at=fields["created_at"],
+            text=fields["text"], parent_id=fields["parent_id"], thread_id=fields["thread_id"],
+            media=tuple(fields["media"]), status=latest.status, latest_version=latest.version,
+            latest_sha256=latest.sha256, last_seen_run=self.run_id)
 
     def _exists(self, key: str) -> bool:
         try:
@@ -416,8 +383,7 @@ class ArchiveSession:
             for start in range(0, len(ids), 2000):
                 chunk = ids[start:start + 2000]
                 self.index.upsert(docs_from_catalog(self.catalog, chunk))
-                with self.catalog.transaction() as conn:
-                    conn.executemany("UPDATE records SET indexed = 1 WHERE record_id = ?", [(i,) for i in chunk])
+                self.catalog.mark_indexed(chunk)
         except SunshineError as exc:
             remaining = len(self.catalog.unindexed_ids())
             if not self.stats.index_lagging:
@@ -450,6 +416,11 @@ def tombstone_object(tombstone: Tombstone, exchange: HttpExchange) -> dict[str, 
     except ValueError:
         body = {"http_status": exchange.status}
     return body if isinstance(body, dict) else {"http_status": exchange.status, "body": body}
+
+
+def _object_kind(key: str) -> str:
+    """The catalog's kind of an object a batch stored: "blob", "warc" or "manifests"."""
+    return "blob" if key.startswith("blobs/") else key.split("/", 1)[0]
 
 
 def ledger_entry(version: Version) -> bytes:

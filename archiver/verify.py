@@ -138,19 +138,19 @@ def _check_object(row, sha256: str | None, size: int, error: Exception | None, r
 
 def _check_versions(catalog: Catalog, report: VerifyReport) -> None:
     known = {row["key"] for row in catalog.objects()}
-    for row in catalog.db.execute("SELECT record_id, version, content_sha256, warc_key FROM versions"
-                                  " WHERE record_id NOT IN (SELECT record_id FROM disposed)"):
+    for version in catalog.undisposed_versions():
         report.versions_checked += 1
-        if blob_key(row["content_sha256"]) not in known:
-            report.problems.append(f"record {row['record_id']} v{row['version']}: content blob not in catalog")
-        if row["warc_key"] not in known:
-            report.problems.append(f"record {row['record_id']} v{row['version']}: WARC {row['warc_key']} not in catalog")
+        name = f"record {version.record_id} v{version.version}"
+        if blob_key(version.content_sha256) not in known:
+            report.problems.append(f"{name}: content blob not in catalog")
+        if version.warc_ref.key not in known:
+            report.problems.append(f"{name}: WARC {version.warc_ref.key} not in catalog")
 
 
 def _check_warcs(store: ObjectStore, catalog: Catalog, report: VerifyReport) -> None:
     from warcio.archiveiterator import ArchiveIterator
 
-    for row in catalog.db.execute("SELECT key, version_id FROM objects WHERE kind = 'warc' ORDER BY key"):
+    for row in catalog.objects(kind="warc"):
         try:
             with store.open(row["key"], version_id=row["version_id"]) as handle:
                 for record in ArchiveIterator(handle, check_digests=True):

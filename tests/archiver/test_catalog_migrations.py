@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from archiver import catalog as catalog_module
 from archiver.catalog import MIGRATIONS, SCHEMA_VERSION, Catalog, Migration, statements
+from archiver.catalog import schema as catalog_module
 from archiver.errors import SunshineError
 from tests.archiver.prev_release import archive_again, extract
 from tests.e2e.conftest import sunshine
