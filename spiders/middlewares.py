@@ -1,8 +1,8 @@
 """Retries with backoff for API pulling, replacing Scrapy's RetryMiddleware.
 
 Retried: HTTP 429 (Bluesky rate limit; waits `Retry-After`, else until `RateLimit-Reset`), Graph API
-throttling (HTTP 400 whose body has `error.code` 4, 17, 32 or 613), HTTP 5xx/408, and connection
-errors and timeouts. Waits grow exponentially and are capped (`SUNSHINE_RETRY_MAX_DELAY`, a few
+throttling (HTTP 4xx whose body has `error.code` 4, 17, 32 or 613, or another code the running
+spider's `throttle_codes` names), HTTP 5xx/408, and connection errors and timeouts. Waits grow exponentially and are capped (`SUNSHINE_RETRY_MAX_DELAY`, a few
 seconds) so a hostile or confused `Retry-After` cannot stall a run. When retries run out the last
 response (or the failure) reaches the spider, which records it as an error Capture: nothing is
 dropped silently. Bluesky `NotFound` and Graph code 100 are answers, not failures: never retried.
@@ -39,15 +39,15 @@ RETRY_EXCEPTIONS: tuple[type[BaseException], ...] = (
 )
 
 
-def graph_throttled(response: Response) -> bool:
-    """A Graph API throttling answer (HTTP 4xx whose JSON body carries a throttling code)."""
+def graph_throttled(response: Response, codes: frozenset[int] = THROTTLE_CODES) -> bool:
+    """A Graph API throttling answer (HTTP 4xx whose JSON body carries one of `codes`)."""
     if response.status < 400 or response.status >= 500 or b'"code"' not in response.body:
         return False
     try:
         code = json.loads(response.body)["error"]["code"]
     except (ValueError, KeyError, TypeError):
         return False
-    return code in THROTTLE_CODES
+    return code in codes
 
 
 def _header_number(response: Response, name: bytes) -> float | None:
@@ -93,7 +93,9 @@ class ApiRetryMiddleware:
         request.meta[FETCHED_AT] = utc_now()
         if request.meta.get("dont_retry"):
             return response
-        throttled = response.status == 429 or graph_throttled(response)
+        # a spider may name its platform's own throttling error codes (Instagram adds 80002)
+        codes = getattr(getattr(self.crawler, "spider", None), "throttle_codes", THROTTLE_CODES)
+        throttled = response.status == 429 or graph_throttled(response, codes)
         if not throttled and response.status not in RETRY_STATUSES:
             return response
         server = server_delay(response, time.time()) if throttled else None
