@@ -3,9 +3,10 @@
 Retried: HTTP 429 (Bluesky rate limit; waits `Retry-After`, else until `RateLimit-Reset`), Graph API
 throttling (HTTP 4xx whose body has `error.code` 4, 17, 32 or 613, or another code the running
 spider's `throttle_codes` names), HTTP 5xx/408, and connection errors and timeouts. Waits grow
-exponentially and are capped (`SUNSHINE_RETRY_MAX_DELAY`, a few seconds) so a hostile or confused `Retry-After` cannot stall a run. When retries run out the last
-response (or the failure) reaches the spider, which records it as an error Capture: nothing is
-dropped silently. Bluesky `NotFound` and Graph code 100 are answers, not failures: never retried.
+exponentially and are capped (`SUNSHINE_RETRY_MAX_DELAY`, a few seconds) so a hostile or confused
+`Retry-After` cannot stall a run. When retries run out the last response (or the failure) reaches
+the spider, which records it as an error Capture: nothing is dropped silently. Bluesky `NotFound`
+and Graph code 100 are answers, not failures: never retried.
 
 The middleware also stamps each response's arrival time on its request (`FETCHED_AT`), the
 closest point to the wire a Scrapy component sees.
