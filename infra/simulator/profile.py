@@ -53,6 +53,10 @@ class Profile:
     `unsupported_method(target)` its answer to anything but GET. `max_depth`: the deepest reply level
     the platform can express (2 where a reply can only answer a top-level comment, as on YouTube);
     the world never nests replies deeper there, so its ground truth is what the platform can state.
+    `has_replies`: the platform carries replies at all (a news feed or a website does not): when
+    False the world deals it none, its hostile texts are posts, and each step also deletes and edits
+    one of its posts, so its few records still change. `lone_surrogates`: its wire format can carry a
+    lone surrogate (JSON's `\\ud800` escape can; XML and HTML cannot), else the world gives it none.
     """
 
     name: str
@@ -71,6 +75,8 @@ class Profile:
     throttled: Callable[[int, str], Reply]
     unsupported_method: Callable[[str], Reply]
     max_depth: int = 5
+    has_replies: bool = True
+    lone_surrogates: bool = True
 
     def owns(self, path: str) -> bool:
         """Whether a request path is this platform's."""

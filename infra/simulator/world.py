@@ -217,7 +217,8 @@ class World:
                             self.now_ms - 3_600_000)
                  for i in range(n_posts)]
         weights = [rng.paretovariate(1.3) for _ in posts]
-        for post in rng.choices(posts, weights, k=n_replies):
+        posts_weights = [(p, w) for p, w in zip(posts, weights, strict=True) if self._repliable(p)]
+        for post in rng.choices([p for p, _ in posts_weights], [w for _, w in posts_weights], k=n_replies):
             self._reply(rng, post, 0)
         self._add_hostile(rng, posts)
         self.changes.append(StepChanges(0, ids.rfc3339(self.now_ms), tuple(self._ref(n) for n in self.nodes),
@@ -228,7 +229,16 @@ class World:
                  "bidi": text.BIDI}
         for platform in self.platforms:
             roots = [p for p in posts if p.platform == platform]
+            profile = self.profiles[platform]
             for kind in HOSTILE_KINDS:
+                if kind == "lone_surrogate" and not profile.lone_surrogates:
+                    continue
+                if not profile.has_replies:  # a department post carries the hostile text
+                    node = self._post(rng, platform, self.now_ms - HISTORY_MS, self.now_ms - 3_600_000)
+                    self._hostile.append((kind, node))
+                    self._hostile_text[node.idx] = texts[kind]
+                    self._protected.add(node.idx)
+                    continue
                 node = self._reply(rng, roots[int(rng.random() * len(roots))], 0)
                 if node.author == DEPARTMENT:
                     node.author = 0
@@ -275,6 +285,7 @@ class World:
         hidden = rng.sample(comments, min(len(comments), max(1, round(len(comments) * 0.01))))
         for node in hidden:
             node.hidden = True
+        self._change_postonly(mutable, deleted, edited, previous_ms)
 
         first_new = len(self.nodes)
         live_count = len(live) - len(deleted)
@@ -285,8 +296,8 @@ class World:
                      for i in range(n_posts)]
         recent = sorted((n for n in live if n.parent is None and not n.deleted),
                         key=lambda n: n.created_ms)[-max(10, live_count // 60):]
-        targets = new_posts + recent
-        weights = [3.0] * len(new_posts) + [1.0] * len(recent)
+        targets = [p for p in new_posts + recent if self._repliable(p)]
+        weights = [3.0 if p.idx >= first_new else 1.0 for p in targets]
         for post in rng.choices(targets, weights, k=n_new - n_posts):
             self._reply(rng, post, previous_ms)
 
@@ -296,6 +307,31 @@ class World:
                              tuple(self._ref(n) for n in hidden))
         self.changes.append(change)
         return change
+
+    def _repliable(self, post: Node) -> bool:
+        return self.profiles[post.platform].has_replies
+
+    def _change_postonly(self, mutable: list[Node], deleted: list[Node], edited: list[Node],
+                         previous_ms: int) -> None:
+        """On each platform without replies, delete one post and edit another.
+
+        Its share of the records is small, so the department-wide rates would seldom touch it; a
+        random stream of its own leaves the other platforms' generation unchanged.
+        """
+        for name, profile in self.profiles.items():
+            if profile.has_replies:
+                continue
+            rng = random.Random(f"sunshine-simulator:{self.seed}:{self.step}:{name}")
+            done = {n.idx for n in edited}
+            pool = [n for n in mutable if n.platform == name and not n.deleted and n.idx not in done]
+            if len(pool) < 3:
+                continue
+            gone, changed = rng.sample(pool, 2)
+            gone.deleted = True
+            deleted.append(gone)
+            changed.version += 1
+            changed.edited_ms = previous_ms + 1000 + int(rng.random() * (STEP_MS - 2000))
+            edited.append(changed)
 
     # ----- queries the views and tests use ----------------------------------------------------
 
