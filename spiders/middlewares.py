@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import logging
 import time
+from datetime import UTC, datetime
 from typing import Any
 
 from scrapy.http import Request, Response
@@ -60,14 +61,30 @@ def _header_number(response: Response, name: bytes) -> float | None:
 
 
 def server_delay(response: Response, now: float) -> float | None:
-    """The wait the server asked for: `Retry-After` seconds, else `RateLimit-Reset` unix time."""
+    """The wait the server asked for: `Retry-After` seconds, else `RateLimit-Reset` unix time, else
+    `X-RateLimit-Reset` as an ISO 8601 time."""
     retry_after = _header_number(response, b"Retry-After")
     if retry_after is not None:
         return max(retry_after, 0.0)
     reset = _header_number(response, b"RateLimit-Reset")
     if reset is not None:
         return max(reset - now, 0.0)
+    reset = _header_datetime(response, b"X-RateLimit-Reset")  # Mastodon: an ISO 8601 time
+    if reset is not None:
+        return max(reset - now, 0.0)
     return None
+
+
+def _header_datetime(response: Response, name: bytes) -> float | None:
+    """An ISO 8601 header value as unix seconds (a naive time is UTC), or None."""
+    value = response.headers.get(name)
+    try:
+        moment = datetime.fromisoformat(value.decode("latin-1")) if value is not None else None
+    except ValueError:
+        return None
+    if moment is None:
+        return None
+    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).timestamp()
 
 
 def backoff_delay(attempt: int, base: float, cap: float, server: float | None = None) -> float:
