@@ -7,13 +7,14 @@ Everything else (the archive runner's spider choice, the config checks in `archi
 
 from __future__ import annotations
 
-from spiders import bluesky, facebook, youtube
+from spiders import bluesky, facebook, web, youtube
 from spiders.platform import Platform
 
 PLATFORMS: dict[str, Platform] = {spec.name: spec for spec in (
     bluesky.SPEC,
     facebook.SPEC,
     youtube.SPEC,
+    web.SPEC,
 )}
 
 
