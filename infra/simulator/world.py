@@ -218,7 +218,9 @@ class World:
                  for i in range(n_posts)]
         weights = [rng.paretovariate(1.3) for _ in posts]
         posts_weights = [(p, w) for p, w in zip(posts, weights, strict=True) if self._repliable(p)]
-        for post in rng.choices([p for p, _ in posts_weights], [w for _, w in posts_weights], k=n_replies):
+        chosen = rng.choices([p for p, _ in posts_weights], [w for _, w in posts_weights], k=n_replies) \
+            if posts_weights else []  # only platforms without replies: the posts are all there is
+        for post in chosen:
             self._reply(rng, post, 0)
         self._add_hostile(rng, posts)
         self.changes.append(StepChanges(0, ids.rfc3339(self.now_ms), tuple(self._ref(n) for n in self.nodes),
@@ -298,7 +300,7 @@ class World:
                         key=lambda n: n.created_ms)[-max(10, live_count // 60):]
         targets = [p for p in new_posts + recent if self._repliable(p)]
         weights = [3.0 if p.idx >= first_new else 1.0 for p in targets]
-        for post in rng.choices(targets, weights, k=n_new - n_posts):
+        for post in rng.choices(targets, weights, k=n_new - n_posts) if targets else []:
             self._reply(rng, post, previous_ms)
 
         change = StepChanges(self.step, ids.rfc3339(self.now_ms),
