@@ -7,7 +7,7 @@ Everything else (the archive runner's spider choice, the config checks in `archi
 
 from __future__ import annotations
 
-from spiders import bluesky, facebook, web, youtube
+from spiders import bluesky, facebook, rss, web, youtube
 from spiders.platform import Platform
 
 PLATFORMS: dict[str, Platform] = {spec.name: spec for spec in (
@@ -15,6 +15,7 @@ PLATFORMS: dict[str, Platform] = {spec.name: spec for spec in (
     facebook.SPEC,
     youtube.SPEC,
     web.SPEC,
+    rss.SPEC,
 )}
 
 
