@@ -11,8 +11,8 @@ turns every response (or failure) into exactly one `Capture`, so nothing the pla
 * when the crawl goes idle after a complete feed walk, every `known` native id not seen in this
   crawl is requested on its own (the deletion sweep) so deletions are confirmed, not guessed.
 
-The request's headers are those Scrapy sent; secrets (the Graph `access_token` query parameter, an
-`Authorization` header) are redacted in the recorded exchange because captures are published.
+The request's headers are those Scrapy sent; secrets (the Graph `access_token` and Google `key` query
+parameters, an `Authorization` or `X-goog-api-key` header) are redacted in the recorded exchange because captures are published.
 Scrapy exposes no HTTP reason phrase, so `reason` is the standard phrase for the status.
 """
 
@@ -40,8 +40,9 @@ logger = logging.getLogger(__name__)
 
 FETCHED_AT = "sunshine_fetched_at"  # request.meta key the retry middleware stamps on arrival
 REDACTED = "REDACTED"
-_TOKEN_PARAM = re.compile(r"(?<=[?&]access_token=)[^&#]*")
-_SECRET_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie"})
+# `access_token` (Graph, OAuth) and `key` (Google API keys) carry secrets when a URL has them
+_TOKEN_PARAM = re.compile(r"(?<=[?&]access_token=)[^&#]*|(?<=[?&]key=)[^&#]*")
+_SECRET_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie", "x-goog-api-key"})
 
 FEED_PRIORITY = 10  # keep the feed walk moving ahead of the thread fetches it spawns
 THREAD_PRIORITY = 0
@@ -67,8 +68,8 @@ Handler = Callable[[Any, dict[str, Any]], Outcome]
 
 
 def redact_url(url: str) -> str:
-    """The URL with any `access_token` query value replaced, so captures never carry a token."""
-    return _TOKEN_PARAM.sub(REDACTED, url) if "access_token=" in url else url
+    """The URL with any `access_token` or `key` query value replaced, so captures never carry a token."""
+    return _TOKEN_PARAM.sub(REDACTED, url) if "access_token=" in url or "key=" in url else url
 
 
 def _header_pairs(headers: Any) -> tuple[tuple[str, str], ...]:
