@@ -185,7 +185,9 @@ def parse_atom_entry(entry: ET.Element, where: str, account: str, feed_author: s
     if text is None:
         text = _text(entry.find(ATOM + "summary"))
     if text is None:
-        text = _required(entry, ATOM + "title", where, "title")
+        text = _text(entry.find(ATOM + "title"))
+    if text is None:
+        raise PayloadError(f"{where}/title: expected a title, a summary or content, got none")
     author = _text(entry.find(f"{ATOM}author/{ATOM}name")) or feed_author
     media = tuple(ref for link_elem in entry.findall(ATOM + "link") if link_elem.get("rel") == "enclosure"
                   if (ref := _image(urljoin(base, link_elem.get("href") or ""), link_elem.get("type"))))
@@ -207,7 +209,9 @@ def parse_rss_item(item: ET.Element, where: str, account: str, feed_author: str,
     if text is None:
         text = _text(item.find("description"))
     if text is None:
-        text = _required(item, "title", where, "title")
+        text = _text(item.find("title"))
+    if text is None:  # RSS 2.0: "at least one of title or description must be present"
+        raise PayloadError(f"{where}/title: expected a title or a description, got neither")
     date = _text(item.find("pubDate"))
     created = _rfc822(date, f"{where}/pubDate") if date and date.strip() else ""
     guid_elem = item.find("guid")
