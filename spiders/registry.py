@@ -7,7 +7,7 @@ Everything else (the archive runner's spider choice, the config checks in `archi
 
 from __future__ import annotations
 
-from spiders import bluesky, facebook, rss, web, x, youtube
+from spiders import bluesky, facebook, mastodon, rss, web, x, youtube
 from spiders.platform import Platform
 
 PLATFORMS: dict[str, Platform] = {spec.name: spec for spec in (
@@ -17,6 +17,7 @@ PLATFORMS: dict[str, Platform] = {spec.name: spec for spec in (
     youtube.SPEC,
     web.SPEC,
     rss.SPEC,
+    mastodon.SPEC,
 )}
 
 

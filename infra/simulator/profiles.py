@@ -7,7 +7,7 @@ i mod n), so adding or reordering a profile changes what every seed generates.
 
 from __future__ import annotations
 
-from infra.simulator import bluesky, facebook, rss, web, x, youtube
+from infra.simulator import bluesky, facebook, mastodon, rss, web, x, youtube
 from infra.simulator.profile import Profile
 
 PROFILES: dict[str, Profile] = {profile.name: profile for profile in (
@@ -17,4 +17,5 @@ PROFILES: dict[str, Profile] = {profile.name: profile for profile in (
     youtube.PROFILE,
     web.PROFILE,
     rss.PROFILE,
+    mastodon.PROFILE,
 )}

@@ -58,7 +58,8 @@ def test_exchange_is_byte_exact_and_native_reextracts(sim, platform):
         assert exchange.status == 200 and exchange.reason == "OK" and exchange.method == "GET"
         assert ("Content-Type", "application/json; charset=utf-8") in exchange.response_headers
         assert exchange.fetched_at.endswith("Z")
-        assert ("Authorization", "REDACTED") in exchange.request_headers or platform == "bluesky"
+        assert ("Authorization", "REDACTED") in exchange.request_headers \
+            or not sim.world.profiles[platform].token_required
         assert "sim-token" not in repr(exchange.request_headers) + exchange.url
     for capture in api:
         for record in capture.records:
@@ -89,11 +90,11 @@ def test_versions_only_on_real_change_and_tombstones_after_advance(make_sim, pla
     known = frozenset(canon)
     deleted: set[str] = set()
     changed: set[str] = set()
-    for _ in range(40):  # a step deletes ~0.4% of all records: advance until this platform lost some
+    for _ in range(8):  # a step deletes ~0.4% of records: advance until this platform lost some
         change = sim.advance()
         deleted |= {ref.native_id for ref in change.deleted if ref.platform == platform}
         changed |= {ref.native_id for ref in change.edited + change.hidden if ref.platform == platform}
-        if deleted:
+        if deleted & known:  # a record made and deleted between the crawls was never known
             break
     after = run_crawl(source_for(sim, platform), known=known)
     _assert_matches_world(sim, platform, CrawlResult([c for c in after.captures if not c.tombstones],
@@ -151,7 +152,7 @@ def test_sweep_fetches_known_records_of_skipped_threads_one_by_one(make_sim, pla
     assert result.errors == []
     swept = {r.native_id: r for r in result.records if r.kind == "reply" and not r.author_is_department}
     assert set(swept) == known
-    assert not sim.world.profiles[platform].hides_comments or any(r.status == "hidden" for r in swept.values())
+    assert platform == "bluesky" or any(r.status == "hidden" for r in swept.values())
     for nid, record in swept.items():
         assert record.parent_native_id == world[nid].parent_id
         assert record.thread_native_id == world[nid].thread_id
