@@ -7,12 +7,13 @@ Everything else (the archive runner's spider choice, the config checks in `archi
 
 from __future__ import annotations
 
-from spiders import bluesky, facebook, mastodon, rss, web, x, youtube
+from spiders import bluesky, facebook, instagram, mastodon, rss, web, x, youtube
 from spiders.platform import Platform
 
 PLATFORMS: dict[str, Platform] = {spec.name: spec for spec in (
     bluesky.SPEC,
     facebook.SPEC,
+    instagram.SPEC,
     x.SPEC,
     youtube.SPEC,
     web.SPEC,

@@ -7,12 +7,13 @@ i mod n), so adding or reordering a profile changes what every seed generates.
 
 from __future__ import annotations
 
-from infra.simulator import bluesky, facebook, mastodon, rss, web, x, youtube
+from infra.simulator import bluesky, facebook, instagram, mastodon, rss, web, x, youtube
 from infra.simulator.profile import Profile
 
 PROFILES: dict[str, Profile] = {profile.name: profile for profile in (
     bluesky.PROFILE,
     facebook.PROFILE,
+    instagram.PROFILE,
     x.PROFILE,
     youtube.PROFILE,
     web.PROFILE,
