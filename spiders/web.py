@@ -199,10 +199,10 @@ def parse_page(body: bytes, account: str, listed: str | None = None) -> ParsedRe
     except ValueError as exc:
         raise PayloadError(f"html: not valid HTML: {exc}") from None
     if not page["url"]:
-        raise PayloadError('html.head: not a valid page: it names no URL of its own (no <link rel="canonical"> '
+        raise PayloadError('html.head: not valid HTML for a page of the site: it names no URL of its own (no <link rel="canonical"> '
                            'or <meta property="og:url">)')
     if not page["title"]:
-        raise PayloadError("html.head.title: not a valid page: it has no title (<h1>, og:title or <title>)")
+        raise PayloadError("html.head.title: not valid HTML for a page of the site: it has no title (<h1>, og:title or <title>)")
     native_id = page_id(page["url"])
     created = page["published"] or listed or ""
     return ParsedRecord(

@@ -32,7 +32,8 @@ def _assert_matches_world(sim, platform: str, result: CrawlResult) -> None:
         assert record.parent_native_id == truth.parent_id
         assert record.status == ("hidden" if truth.status == "hidden" else "active")
         assert not PLATFORMS[platform].native.volatile & set(record.native)
-    assert any(r.author_is_department and r.kind == "reply" for r in result.records)
+    assert any(r.author_is_department and r.kind == "reply" for r in result.records) \
+        or not sim.world.profiles[platform].has_replies
     posts = {nid for nid, r in world.items() if r.kind == "post"}
     assert {c.completes_thread for c in result.captures if c.completes_thread} == posts
 
@@ -56,10 +57,10 @@ def test_exchange_is_byte_exact_and_native_reextracts(sim, platform):
         with urllib.request.urlopen(request) as response:
             assert exchange.body == response.read()
         assert exchange.status == 200 and exchange.reason == "OK" and exchange.method == "GET"
-        assert ("Content-Type", "application/json; charset=utf-8") in exchange.response_headers
+        content_type = dict(exchange.response_headers)["Content-Type"]
+        assert content_type == "application/json; charset=utf-8" or PLATFORMS[platform].spider.payload_format != "JSON"
         assert exchange.fetched_at.endswith("Z")
-        assert ("Authorization", "REDACTED") in exchange.request_headers \
-            or not sim.world.profiles[platform].token_required
+        assert ("Authorization", "REDACTED") in exchange.request_headers or not PLATFORMS[platform].token_required
         assert "sim-token" not in repr(exchange.request_headers) + exchange.url
     for capture in api:
         for record in capture.records:
@@ -90,11 +91,11 @@ def test_versions_only_on_real_change_and_tombstones_after_advance(make_sim, pla
     known = frozenset(canon)
     deleted: set[str] = set()
     changed: set[str] = set()
-    for _ in range(8):  # a step deletes ~0.4% of records: advance until this platform lost some
+    for _ in range(40):  # a step deletes ~0.4% of all records: advance until this platform lost some
         change = sim.advance()
         deleted |= {ref.native_id for ref in change.deleted if ref.platform == platform}
         changed |= {ref.native_id for ref in change.edited + change.hidden if ref.platform == platform}
-        if deleted & known:  # a record made and deleted between the crawls was never known
+        if deleted:
             break
     after = run_crawl(source_for(sim, platform), known=known)
     _assert_matches_world(sim, platform, CrawlResult([c for c in after.captures if not c.tombstones],
@@ -152,7 +153,7 @@ def test_sweep_fetches_known_records_of_skipped_threads_one_by_one(make_sim, pla
     assert result.errors == []
     swept = {r.native_id: r for r in result.records if r.kind == "reply" and not r.author_is_department}
     assert set(swept) == known
-    assert platform == "bluesky" or any(r.status == "hidden" for r in swept.values())
+    assert not sim.world.profiles[platform].hides_comments or any(r.status == "hidden" for r in swept.values())
     for nid, record in swept.items():
         assert record.parent_native_id == world[nid].parent_id
         assert record.thread_native_id == world[nid].thread_id

@@ -86,8 +86,12 @@ def test_unparseable_answer_is_a_failed_capture_and_the_crawl_goes_on(make_sim, 
     sim = make_sim(seed=6, scale=200, faults=[Fault(kind, path_contains=f"/{target}", count=1, platform=platform)])
     result = run_crawl(source_for(sim, platform))
     [error] = result.errors
-    assert "not valid JSON" in error.error and error.records == ()
+    assert f"not valid {PLATFORMS[platform].spider.payload_format}" in error.error and error.records == ()
     assert error.exchange.url.endswith(f"/{target}")
     posts = {r.native_id for r in sim.world.records() if r.platform == platform and r.kind == "post"}
-    assert {r.native_id for r in result.records if r.kind == "post"} == posts
+    captured = {r.native_id for r in result.records if r.kind == "post"}
+    if sim.world.profiles[platform].has_replies:
+        assert captured == posts
+    else:  # the broken request was the post itself (a web page): only that one is missing
+        assert captured <= posts and len(posts - captured) == 1
     assert len({c.completes_thread for c in result.captures if c.completes_thread}) == len(posts) - 1
