@@ -33,6 +33,9 @@ from spiders.base import FETCHED_AT
 logger = logging.getLogger(__name__)
 
 THROTTLE_CODES = frozenset({4, 17, 32, 613})
+# Headers that say, as unix seconds, when a spent rate-limit window refills: Bluesky's
+# `RateLimit-Reset`, X's `x-rate-limit-reset` (X sends no `Retry-After` with its 429).
+EPOCH_RESET_HEADERS = (b"RateLimit-Reset", b"x-rate-limit-reset")
 RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504, 522, 524})
 RETRY_EXCEPTIONS: tuple[type[BaseException], ...] = (
     defer.TimeoutError, error.TimeoutError, error.DNSLookupError, error.ConnectionRefusedError,
@@ -61,14 +64,15 @@ def _header_number(response: Response, name: bytes) -> float | None:
 
 
 def server_delay(response: Response, now: float) -> float | None:
-    """The wait the server asked for: `Retry-After` seconds, else `RateLimit-Reset` unix time, else
+    """The wait the server asked for: `Retry-After` seconds, else `EPOCH_RESET_HEADERS` unix time, else
     `X-RateLimit-Reset` as an ISO 8601 time."""
     retry_after = _header_number(response, b"Retry-After")
     if retry_after is not None:
         return max(retry_after, 0.0)
-    reset = _header_number(response, b"RateLimit-Reset")
-    if reset is not None:
-        return max(reset - now, 0.0)
+    for name in EPOCH_RESET_HEADERS:
+        reset = _header_number(response, name)
+        if reset is not None:
+            return max(reset - now, 0.0)
     reset = _header_datetime(response, b"X-RateLimit-Reset")  # Mastodon: an ISO 8601 time
     if reset is not None:
         return max(reset - now, 0.0)
