@@ -12,6 +12,7 @@ from collections.abc import Iterable, Iterator
 from typing import Any
 
 from archiver.catalog import Catalog
+from archiver.manifests import capture_entries, published_entries, read_manifests
 from archiver.model import RecordDoc
 from archiver.store import ObjectStore
 
@@ -65,41 +66,31 @@ def _doc(record: dict[str, Any], versions: list[dict[str, Any]]) -> RecordDoc:
     })
 
 
-def manifest_lines(record: dict[str, Any], version: dict[str, Any]) -> bytes:
-    return json.dumps({"record": record, "version": version}, sort_keys=True,
-                      ensure_ascii=True).encode("ascii") + b"\n"
-
-
-def media_line(url: str, sha256: str, mime: str) -> bytes:
-    return json.dumps({"media": {"url": url, "sha256": sha256, "mime": mime}}, sort_keys=True,
-                      ensure_ascii=True).encode("ascii") + b"\n"
-
-
 def docs_from_store(store: ObjectStore) -> Iterator[RecordDoc]:
-    """Fold every manifest in the store, in order, into the records' current documents.
+    """Fold the manifests in the store, in order, into the records' current documents.
 
+    Only versions the ledger holds count, each once, with the ledger's index (`archiver.manifests`,
+    the rule `recover` applies): a manifest left by a batch that never committed adds nothing.
     Memory is one small dict per record (versions included), which is what the index holds anyway.
     """
     from archiver.disposition import disposed_ids_from_store
 
     disposed = disposed_ids_from_store(store)
+    captures = capture_entries(published_entries(store))
     records: dict[str, dict[str, Any]] = {}
-    versions: dict[str, list[dict[str, Any]]] = {}
+    versions: dict[str, dict[int, dict[str, Any]]] = {}
     media: dict[str, tuple[str, str]] = {}
-    for item in store.list("manifests/"):
-        for line in store.get(item.key).splitlines():
-            entry = json.loads(line)
-            if "media" in entry:
-                media[entry["media"]["url"]] = (entry["media"]["sha256"], entry["media"]["mime"])
-                continue
-            record, version = entry["record"], entry["version"]
-            records[record["record_id"]] = record
-            versions.setdefault(record["record_id"], []).append(version)
+    for manifest in read_manifests(store, captures):
+        for counted in manifest.versions:
+            record_id = counted.record["record_id"]
+            records[record_id] = counted.record
+            versions.setdefault(record_id, {}).setdefault(counted.version["version"], counted.version)
+        if manifest.committed:
+            media.update(manifest.media)
     for record_id, record in records.items():
         if record_id in disposed:
             continue
-        history = [{key: v.get(key) for key in VERSION_FIELDS}
-                   for v in sorted(versions[record_id], key=lambda v: v["version"])]
+        history = [{key: v.get(key) for key in VERSION_FIELDS} for _n, v in sorted(versions[record_id].items())]
         record = dict(record)
         record["media"] = _media(record.get("media") or [], media)
         yield _doc(record, history)

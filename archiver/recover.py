@@ -45,10 +45,10 @@ from archiver.config import Config
 from archiver.disposition import CERTIFICATE_PREFIX
 from archiver.errors import SunshineError
 from archiver.holds import HOLD_PREFIX
-from archiver.ledger import tiles
-from archiver.ledger.log import CHECKPOINTS_PREFIX, entry_for_capture
-from archiver.ledger.reader import LogReader, entries_key
+from archiver.ledger.log import CHECKPOINTS_PREFIX
+from archiver.ledger.reader import LogReader
 from archiver.ledger_check import note_checkpoint
+from archiver.manifests import capture_entries, published_entries, read_manifests
 from archiver.model import Version, WarcRef
 from archiver.readmodel import RECORD_FIELDS
 from archiver.store import ObjectStore, StoredObject
@@ -57,7 +57,6 @@ from archiver.store.keys import LEDGER_PREFIX
 from archiver.store.rehash import rehash_items
 
 _BLOB_KEY = re.compile(r"^blobs/sha256/[0-9a-f]{2}/([0-9a-f]{64})$")
-_BATCH_KEY = re.compile(r"^(?:warc|manifests)/(?P<run>[^/]+)/(?P<source>.+)-(?P<seq>\d{5})\.(?:warc\.gz|jsonl)$")
 _RUN_ID = re.compile(r"^(\d{4})(\d\d)(\d\d)T(\d\d)(\d\d)(\d\d)\d*Z-")
 # Record columns a later version does not change (the session's upsert leaves them as first captured).
 _FIRST_SEEN = ("platform", "account", "kind", "native_id", "author_is_department", "created_at", "thread_id")
@@ -134,21 +133,11 @@ def recover_catalog(config: Config, store: ObjectStore, *, force: bool = False,
 
 def _read_ledger(store: ObjectStore, found: _Found, report: RecoverReport) -> None:
     """Every published entry, in order: captures by (record, version), clerk events as they are."""
-    reader = LogReader(store)
-    size = reader.published_size()
-    for bundle in range((size + tiles.TILE_WIDTH - 1) // tiles.TILE_WIDTH):
-        width = min(tiles.TILE_WIDTH, size - bundle * tiles.TILE_WIDTH)
-        try:
-            entries = tiles.decode_entry_bundle(reader.read_entry_bundle(bundle, width))
-        except ValueError as exc:
-            raise SunshineError(f"{entries_key(bundle, width)}: cannot be read ({exc}); restore it from "
-                                "a copy of the store before recovering") from None
-        found.entries.extend(entries)
+    found.entries = published_entries(store)
+    found.captures = capture_entries(found.entries)
     for index, entry in enumerate(found.entries):
         fields = json.loads(entry)
-        if fields.get("type") == "capture":
-            found.captures[(fields["record_id"], fields["version"])] = (index, entry)
-        else:
+        if fields.get("type") != "capture":
             found.events.append((index, fields))
     report.ledger_entries = len(found.entries)
 
@@ -157,40 +146,26 @@ def _read_ledger(store: ObjectStore, found: _Found, report: RecoverReport) -> No
 
 def _read_manifests(store: ObjectStore, found: _Found, report: RecoverReport,
                     advance: Callable[[int], None]) -> None:
-    for item in store.list("manifests/"):
-        batch = _BATCH_KEY.match(item.key)
+    """The versions the ledger holds (`archiver.manifests`), each once (a manifest written again
+    names the same capture twice), with the runs and media of the batches that committed."""
+    for manifest in read_manifests(store, found.captures):
+        batch = manifest.batch
         if batch is None:
-            report.warnings.append(f"{item.key}: not a manifest key; left out")
+            report.warnings.append(f"{manifest.key}: not a manifest key; left out")
             continue
         found.warc_seq = max(found.warc_seq, int(batch["seq"]))
-        lines = [json.loads(line) for line in store.get(item.key).splitlines()]
-        counted = False
-        for line in lines:
-            if "record" in line:
-                counted |= _take_version(line["record"], line["version"], batch, found, report)
-        if counted or not any("record" in line for line in lines):
+        report.versions_not_in_ledger += manifest.not_logged
+        for counted in manifest.versions:
+            key = (counted.record["record_id"], counted.version["version"])
+            if key not in found.versions:
+                found.versions[key] = {"record": counted.record, "version": counted.version,
+                                       "ledger_index": counted.ledger_index, "run_id": batch["run"],
+                                       "source": batch["source"]}
+                found.record_media |= {(key[0], item["url"]) for item in counted.record.get("media") or []}
+        if manifest.committed:
             found.runs.add(batch["run"])
-            for line in lines:
-                if "media" in line:
-                    found.media[line["media"]["url"]] = (line["media"]["sha256"], line["media"]["mime"])
+            found.media.update(manifest.media)
         advance(1)
-
-
-def _take_version(record: dict[str, Any], version: dict[str, Any], batch: re.Match, found: _Found,
-                  report: RecoverReport) -> bool:
-    """Keep a manifest version if the ledger holds exactly its capture entry; whether it did."""
-    key = (record["record_id"], version["version"])
-    logged = found.captures.get(key)
-    entry = entry_for_capture(key[0], key[1], version["captured_at"], version["content_sha256"],
-                              version.get("store_version_id"))
-    if logged is None or logged[1] != entry:
-        report.versions_not_in_ledger += 1
-        return False
-    if key not in found.versions:  # a manifest written twice names the same capture twice
-        found.versions[key] = {"record": record, "version": version, "ledger_index": logged[0],
-                               "run_id": batch["run"], "source": batch["source"]}
-        found.record_media |= {(key[0], item["url"]) for item in record.get("media") or []}
-    return True
 
 
 def _write_versions(catalog: Catalog, tx: Transaction, found: _Found, report: RecoverReport) -> None:

@@ -37,6 +37,7 @@ from archiver.catalog import Catalog, LatestVersion, ObjectRow, RecordRow, Trans
 from archiver.clock import utc_now
 from archiver.errors import IntegrityError, StoreUnavailableError, SunshineError
 from archiver.ledger.log import entry_for_capture
+from archiver.manifests import manifest_lines, media_line
 from archiver.model import (
     Capture,
     HttpExchange,
@@ -47,7 +48,7 @@ from archiver.model import (
     display_text,
     make_record_id,
 )
-from archiver.readmodel import RECORD_FIELDS, docs_from_catalog, manifest_lines, media_line
+from archiver.readmodel import RECORD_FIELDS, docs_from_catalog
 from archiver.store import ObjectStore, PutItem, PutResult, put_all
 from archiver.store.keys import blob_key, manifest_key, warc_key
 from archiver.warc import WarcBatch
