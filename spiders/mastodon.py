@@ -15,8 +15,10 @@ then `GET /api/v1/statuses/:id`.
 Without a token a context answer holds at most 60 descendants, 20 levels deep (with a user token
 4,096, unlimited depth: methods/statuses#context). So wherever a status in a context answer has
 fewer replies there than its `replies_count`, that status's own context is fetched as well (once per
-crawl); the thread completes when every such request answered. `replies_count` counts only public
-and unlisted replies, so an over-count costs one extra request, never a loop.
+crawl); the thread completes when every such request answered. Replies cut below a status whose own
+context was already fetched cannot be reached without a token (a context has no paging): the thread
+is then not completed and a warning names the source and says to set `token_env`. `replies_count`
+counts only public and unlisted replies, so an over-count costs one extra request, never a loop.
 
 The record text is `content` (HTML) as plain text (`html_text`): paragraphs become blank lines,
 `<br>` a newline, every tag dropped and every entity decoded, so the text holds no markup that could
@@ -40,6 +42,7 @@ change on an edit, so an edit is a new version.
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -56,6 +59,7 @@ from spiders.platform import NativeRule, Platform
 PLATFORM = "mastodon"
 DEFAULT_BASE_URL = "https://mastodon.social"
 PAGE_SIZE = 40  # the documented maximum for account statuses
+PUBLIC_DESCENDANTS = 60  # descendants a context holds without a token (4,096 with one)
 VOLATILE = frozenset({
     "replies_count", "reblogs_count", "favourites_count", "quotes_count",
     "favourited", "reblogged", "muted", "bookmarked", "pinned", "filtered", "card",
@@ -66,6 +70,7 @@ NOT_FOUND = "Record not found"
 # Mastodon ids are strings "cast from an integer"; the department's is looked up once with
 # GET /api/v1/accounts/lookup?acct=<handle> (documented in docs/platform-api.md).
 ACCOUNT = re.compile(r"[0-9]{1,20}")
+logger = logging.getLogger(__name__)
 _LINK = re.compile(r'<([^>]*)>\s*((?:;\s*[a-zA-Z]+\s*=\s*(?:"[^"]*"|[^;,]*)\s*)*)')
 
 
@@ -331,6 +336,7 @@ class MastodonSpider(ApiSpider):
         self._pending: dict[str, int] = {}  # thread root → context requests not yet answered
         self._thread_ids: dict[str, set[str]] = {}  # thread root → statuses whose context was asked
         self._orphans_fetched = False
+        self._incomplete: set[str] = set()  # threads cut by the public context limit
 
     @classmethod
     def from_crawler(cls, crawler: Any, *args: Any, **kwargs: Any) -> MastodonSpider:
@@ -404,11 +410,18 @@ class MastodonSpider(ApiSpider):
     def on_context(self, payload: Any, ctx: dict[str, Any]) -> Outcome:
         root = ctx["thread"]
         records = parse_context(payload, self.account, root)
-        requests = [self.context_request(status_id, root, 0)
-                    for status_id in truncated_below(payload, {ctx["native_id"]: ctx["count"]})
+        short = truncated_below(payload, {ctx["native_id"]: ctx["count"]})
+        if ctx["native_id"] in short and root not in self._incomplete:
+            # Its own context was cut: the rest of its replies cannot be reached without a token.
+            self._incomplete.add(root)
+            logger.warning("%s: thread %s has more replies than Mastodon shows without a token (%d); set "
+                           "token_env to a token with read:statuses to archive all of them",
+                           self.source.name, root, PUBLIC_DESCENDANTS)
+        requests = [self.context_request(status_id, root, 0) for status_id in short
                     if status_id not in self._contexts]
         self._pending[root] -= 1
-        done = not self._pending[root] and not (self._thread_ids[root] & self.broken)
+        done = not self._pending[root] and not (self._thread_ids[root] & self.broken) \
+            and root not in self._incomplete
         return Outcome(records=records, requests=requests, completes_thread=root if done else None)
 
     def on_lookup(self, payload: Any, ctx: dict[str, Any]) -> Outcome:
