@@ -24,7 +24,8 @@ canonical extraction `extract_page(body)` of the page's HTML bytes, a pure funct
     published  `<meta property="article:published_time" content>`, else the article's first
                `<time datetime>`, else null
     text       the article's plain text (see `article_text`)
-    images     `[{"src": absolute URL, "alt": alt text}]` of the article's `<img>` elements, in order
+    images     `[{"src": absolute URL, "alt": alt text, whitespace collapsed}]` of the article's `<img>`
+               elements, in order (`src` resolved against `url`)
 Its native id is the path (and `?query`) of `url`, so it does not change when the site changes host or
 scheme. No keys are volatile: the extraction already leaves out what changes without the page
 changing (scripts, navigation, counters, `article:modified_time`). `find_native` decodes an archived
@@ -161,7 +162,7 @@ def extract_page(body: bytes) -> dict[str, Any]:
     images = []
     for img in article.xpath(".//img[@src]"):
         src = img.get("src").strip()
-        images.append({"src": urljoin(url, src) if url else src, "alt": img.get("alt") or ""})
+        images.append({"src": urljoin(url, src) if url else src, "alt": _collapse(img.get("alt") or "")})
     return {"url": url, "title": title, "published": published, "text": article_text(article),
             "images": images}
 
