@@ -157,6 +157,10 @@ class SimulatorApp:
         return json_reply(404, {"error": "NotFound", "message": f"No route for {method} {path}"})
 
 
+CREDENTIAL_HEADERS = ("Authorization", "authorization", "X-Goog-Api-Key", "X-goog-api-key", "x-goog-api-key")
+
+
 def _has_authorization(headers: Mapping[str, str]) -> bool:
-    """A header token is not part of the target, so such answers are neither cached nor reused."""
-    return bool(headers.get("Authorization") or headers.get("authorization"))
+    """A header token (`Authorization`, Google's `X-goog-api-key`) is not part of the target, so such
+    answers are neither cached nor reused."""
+    return any(headers.get(name) for name in CREDENTIAL_HEADERS)
