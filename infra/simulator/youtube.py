@@ -346,10 +346,16 @@ def comments(world: World, params: Mapping[str, str], parts: set[str]) -> Reply:
                             "pageInfo": {"totalResults": len(found), "resultsPerPage": len(found)}})
 
 
+def _header(headers: Mapping[str, str], name: str) -> str | None:
+    """A header by name whatever its case (the server's headers are case-insensitive, a dict is not)."""
+    wanted = name.lower()
+    return next((value for key, value in headers.items() if key.lower() == wanted), None)
+
+
 def token_problem(route: Route) -> Reply | None:
     """Google checks credentials first: an API key (query or header) or an OAuth access token."""
-    key = route.params.get("key") or route.headers.get("X-goog-api-key") or route.headers.get("x-goog-api-key")
-    auth = route.headers.get("Authorization") or route.headers.get("authorization")
+    key = route.params.get("key") or _header(route.headers, "X-Goog-Api-Key")
+    auth = _header(route.headers, "Authorization")
     if key is not None:
         return None if key == route.token else invalid_key()
     if auth:
