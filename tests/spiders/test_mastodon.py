@@ -190,3 +190,23 @@ def test_rejected_token_stops_the_source_naming_it_and_the_variable(sim) -> None
     right = run_crawl(with_token, token="sim-token")
     assert right.errors == [] and ("Authorization", "REDACTED") in right.captures[0].exchange.request_headers
     assert MASTODON_ACCOUNT_ID in right.captures[0].exchange.url
+
+
+def test_throttle_waits_until_x_ratelimit_reset() -> None:
+    """Mastodon's 429 has no Retry-After: the wait comes from its ISO 8601 `X-RateLimit-Reset`."""
+    from datetime import UTC, datetime
+
+    from scrapy.http import Response
+
+    from infra.simulator.mastodon import throttled
+    from spiders.middlewares import server_delay
+
+    reply = throttled(30, "/mastodon/api/v1/accounts/1/statuses")
+    assert reply.status == 429 and json.loads(reply.body) == {"error": "Too many requests"}
+    response = Response("https://mastodon.example/api/v1/x", status=429, headers=dict(reply.headers))
+    now = datetime.now(UTC).timestamp()
+    assert 28 <= server_delay(response, now) <= 30
+    naive = Response("https://m.example/", status=429, headers={"X-RateLimit-Reset": "2026-01-01T00:00:10"})
+    assert server_delay(naive, datetime(2026, 1, 1, tzinfo=UTC).timestamp()) == 10
+    assert server_delay(Response("https://m.example/", status=429,
+                                 headers={"X-RateLimit-Reset": "soon"}), now) is None
