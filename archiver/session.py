@@ -21,7 +21,8 @@ give now, and the commit transaction checks the ledger has not grown meanwhile. 
 event was logged during the upload), the transaction records nothing, the manifest is written again
 under a fresh number with the new indexes, and the commit is retried; the first manifest is left
 unreferenced, like the objects of a crashed batch. A manifest version therefore counts only when
-the ledger holds its entry (`ledger_entry`) at the index it names.
+the ledger holds its entry (`ledger_entry`) byte for byte, which a committed manifest names the index
+of (`archiver.manifests`: the one rule `recover` and `reindex` apply).
 """
 
 from __future__ import annotations

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
-from archiver.catalog import Catalog
+from archiver.catalog import Catalog, ObjectRow
 from archiver.cli import main
 from archiver.cli.demo import write_simulator_config
 from archiver.clock import utc_now
@@ -85,9 +85,9 @@ def test_sync_uploads_the_spool_publishes_the_ledger_and_signs_the_checkpoint(ar
     spooled = store.put("dispositions/outage-note.json", b"{}")
     catalog = Catalog(config.catalog_path)
     try:
-        with catalog.transaction() as conn:
-            conn.execute("INSERT INTO objects(key, sha256, size, version_id, kind, stored_at) VALUES (?, ?, ?, NULL,"
-                         " 'disposition', ?)", (spooled.key, spooled.sha256, spooled.size, utc_now()))
+        with catalog.transaction() as tx:
+            catalog.add_objects(tx, [ObjectRow(spooled.key, spooled.sha256, spooled.size, None, "disposition",
+                                               utc_now())])
         log_event(catalog, "hold", {"hold": "hold-outage", "records": ["r1"]}, utc_now())
         entries = catalog.ledger_size()
     finally:
