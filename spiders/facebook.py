@@ -34,6 +34,18 @@ from scrapy.http import Request
 
 from archiver.model import MediaRef, ParsedRecord, Tombstone
 from spiders.base import FEED_PRIORITY, ApiSpider, Outcome, PayloadError
+from spiders.graph import (  # the Graph pieces Facebook shares with Instagram
+    NOT_FOUND_CODE,
+    NOT_FOUND_SUBCODE,
+    THROTTLE_CODES,  # noqa: F401 - re-exported
+    TOKEN_CODE,
+    edge_data,
+    graph_error,
+    next_cursor,
+    rfc3339,
+)
+from spiders.graph import expect_dict as _dict
+from spiders.graph import expect_str as _str
 from spiders.platform import NativeRule, Platform
 
 PLATFORM = "facebook"
@@ -41,10 +53,6 @@ DEFAULT_BASE_URL = "https://graph.facebook.com/v21.0"
 PAGE_SIZE = 100
 POST_FIELDS = "id,message,created_time,updated_time,from,permalink_url,attachments{media_type,media,url}"
 COMMENT_FIELDS = "id,message,created_time,from,parent{id},is_hidden,comment_count,permalink_url,attachment"
-THROTTLE_CODES = frozenset({4, 17, 32, 613})
-NOT_FOUND_CODE = 100
-NOT_FOUND_SUBCODE = 33
-TOKEN_CODE = 190
 VOLATILE = frozenset({
     "comments", "reactions", "likes", "sharedposts", "insights",
     "comment_count", "like_count", "reaction_count", "shares",
@@ -73,30 +81,6 @@ def native_id_of(obj: dict[str, Any]) -> str | None:
 
 
 NATIVE = NativeRule(volatile=VOLATILE, iter_raw_objects=iter_raw_objects, native_id_of=native_id_of)
-
-
-def _dict(obj: Any, where: str) -> dict[str, Any]:
-    if not isinstance(obj, dict):
-        raise PayloadError(f"{where}: expected an object, got {type(obj).__name__}")
-    return obj
-
-
-def _str(obj: dict[str, Any], key: str, where: str, *, required: bool = True) -> str:
-    value = obj.get(key)
-    if value is None and not required:
-        return ""
-    if not isinstance(value, str):
-        raise PayloadError(f"{where}.{key}: expected a string, got {type(value).__name__}")
-    return value
-
-
-def rfc3339(graph_time: str) -> str:
-    """`2026-01-05T14:03:00+0000` → `2026-01-05T14:03:00Z` (other offsets become `+HH:MM`)."""
-    if graph_time.endswith("+0000"):
-        return graph_time[:-5] + "Z"
-    if len(graph_time) > 5 and graph_time[-5] in "+-" and graph_time[-4:].isdigit():
-        return f"{graph_time[:-2]}:{graph_time[-2:]}"
-    return graph_time
 
 
 def _image_src(media: Any) -> str | None:
@@ -159,28 +143,6 @@ def parse_object(obj: Any, page_id: str, where: str, *, kind: str, post_id: str 
     )
 
 
-def _data(payload: Any) -> list[Any]:
-    data = _dict(payload, "response").get("data")
-    if not isinstance(data, list):
-        raise PayloadError(f"response.data: expected a list, got {type(data).__name__}")
-    return data
-
-
-def next_cursor(payload: Any) -> str | None:
-    """The `after` cursor when the page has a `paging.next` (absent on the last page)."""
-    paging = payload.get("paging") if isinstance(payload, dict) else None
-    if not isinstance(paging, dict) or not paging.get("next"):
-        return None
-    cursors = paging.get("cursors")
-    after = cursors.get("after") if isinstance(cursors, dict) else None
-    return after if isinstance(after, str) and after else None
-
-
-def graph_error(payload: Any) -> dict[str, Any]:
-    error = payload.get("error") if isinstance(payload, dict) else None
-    return error if isinstance(error, dict) else {}
-
-
 class FacebookSpider(ApiSpider):
     """Pulls one Facebook Page: feed pages, comment stream per post, media, deletion sweep."""
 
@@ -232,7 +194,7 @@ class FacebookSpider(ApiSpider):
         return [self.feed_request()]
 
     def on_feed(self, payload: Any, ctx: dict[str, Any]) -> Outcome:
-        data = _data(payload)
+        data = edge_data(payload)
         records = [parse_object(item, self.page_id, f"data[{index}]", kind="post", post_id=None)
                    for index, item in enumerate(data)]
         outcome = Outcome(records=records, requests=self.salvage(payload, ctx))
@@ -253,7 +215,7 @@ class FacebookSpider(ApiSpider):
     def on_comments(self, payload: Any, ctx: dict[str, Any]) -> Outcome:
         post_id = ctx["post_id"]
         records = [parse_object(item, self.page_id, f"data[{index}]", kind="reply", post_id=post_id)
-                   for index, item in enumerate(_data(payload))]
+                   for index, item in enumerate(edge_data(payload))]
         requests = self.salvage(payload, ctx)
         return Outcome(records=records, requests=requests, completes_thread=None if requests or post_id in self.broken else post_id)
 
