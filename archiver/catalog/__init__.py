@@ -27,14 +27,14 @@ from archiver.catalog.dispositions import DispositionRows, RetentionCandidate
 from archiver.catalog.holds import Hold, HoldRows
 from archiver.catalog.ledger import LedgerRows, LoggedCapture, Publication, append_ledger_entry
 from archiver.catalog.objects import ObjectRow, ObjectRows
-from archiver.catalog.records import LatestVersion, RecordRow, RecordRows, VersionRow
+from archiver.catalog.records import LatestVersion, NativeVersion, RecordRow, RecordRows, VersionRow
 from archiver.catalog.rows import Transaction
 from archiver.catalog.runs import RunRows
 from archiver.catalog.schema import MIGRATIONS, SCHEMA, SCHEMA_VERSION, Migration, migrate, statements
 
 __all__ = [
     "MIGRATIONS", "SCHEMA", "SCHEMA_VERSION", "Catalog", "Hold", "LatestVersion", "LoggedCapture", "Migration",
-    "ObjectRow", "Publication", "RecordRow", "RetentionCandidate", "Transaction", "VersionRow",
+    "NativeVersion", "ObjectRow", "Publication", "RecordRow", "RetentionCandidate", "Transaction", "VersionRow",
     "append_ledger_entry", "migrate", "statements",
 ]
 

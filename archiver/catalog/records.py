@@ -60,6 +60,15 @@ class VersionRow:
     run_id: str
 
 
+@dataclass(frozen=True)
+class NativeVersion:
+    """A version with what re-extracting its native object from its WARC response needs."""
+
+    platform: str
+    native_id: str
+    version: Version
+
+
 _UPSERT = ("INSERT INTO records(record_id, source, platform, account, kind, native_id, url, author,"
            " author_is_department, created_at, text, parent_id, thread_id, media, status,"
            " latest_version, latest_sha256, last_seen_run, indexed)"
@@ -177,6 +186,15 @@ class RecordRows(Rows):
         """Every version of a record not disposed of (what `verify` expects in the store)."""
         for row in self.db.execute("SELECT * FROM versions WHERE record_id NOT IN (SELECT record_id FROM disposed)"):
             yield version_of(row)
+
+    def undisposed_versions_by_warc(self) -> Iterator[NativeVersion]:
+        """`undisposed_versions` with each record's platform and native id, in WARC order (object key,
+        then offset), so `verify --deep` reads each WARC object once and each member once."""
+        for row in self.db.execute(
+            "SELECT records.platform, records.native_id, versions.* FROM versions JOIN records USING (record_id)"
+            " WHERE record_id NOT IN (SELECT record_id FROM disposed) ORDER BY warc_key, warc_offset, record_id, version"
+        ):
+            yield NativeVersion(row["platform"], row["native_id"], version_of(row))
 
     def content_references(self) -> Counter[str]:
         """How many versions (of any record) each content hash is the content of."""
