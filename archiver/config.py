@@ -70,6 +70,20 @@ class SourceConfig:
 
 
 @dataclass(frozen=True)
+class TimestampAuthority:
+    """An RFC 3161 time-stamping authority (`[[ledger.timestamp_authorities]]`).
+
+    `name` names its tokens in the store (`ledger/checkpoints/<size>.<name>.tsr`), so it must stay
+    the same for as long as those tokens are kept; `ca_file` holds the PEM root certificate(s) its
+    signing certificate must chain to, read when a token is requested or verified.
+    """
+
+    name: str
+    url: str
+    ca_file: Path
+
+
+@dataclass(frozen=True)
 class Config:
     path: Path
     department: str = "Police Department"
@@ -82,6 +96,8 @@ class Config:
     # Where the public portal is reached (`[portal] public_url`, e.g. "https://records.example.gov"),
     # for commands printed on its pages; never taken from a request's Host header, which anyone sets.
     portal_public_url: str | None = None
+    # RFC 3161 TSAs asked to timestamp each signed checkpoint (`archiver.ledger.timestamp`).
+    timestamp_authorities: tuple[TimestampAuthority, ...] = ()
 
     @property
     def base_dir(self) -> Path:
@@ -121,7 +137,7 @@ def parse_config(data: dict[str, Any], path: Path) -> Config:
     catalog = reader.table(data, "catalog")
     reader.no_unknown(catalog, {"path"}, "catalog")
     ledger = reader.table(data, "ledger")
-    reader.no_unknown(ledger, {"key_path", "name"}, "ledger")
+    reader.no_unknown(ledger, {"key_path", "name", "timestamp_authorities"}, "ledger")
     key_env = os.environ.get("SUNSHINE_LEDGER_KEY")
     key_path = Path(key_env) if key_env else reader.path(ledger, "key_path", "ledger", base, "keys/ledger.key")
     return Config(
@@ -134,7 +150,34 @@ def parse_config(data: dict[str, Any], path: Path) -> Config:
         search=_search(reader, reader.table(data, "search"), base),
         sources=_sources(reader, data.get("sources", []), base),
         portal_public_url=_public_url(reader, reader.table(data, "portal")),
+        timestamp_authorities=_timestamp_authorities(reader, ledger, base),
     )
+
+
+# A TSA's name is part of its tokens' store keys: short, lowercase, no dots (they separate the parts).
+_TSA_NAME = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,30}[a-z0-9])?$")
+
+
+def _timestamp_authorities(reader: _Reader, ledger: dict[str, Any], base: Path) -> tuple[TimestampAuthority, ...]:
+    """`[[ledger.timestamp_authorities]]`: name, url and ca_file, each required; names unique."""
+    authorities: list[TimestampAuthority] = []
+    for index, item in enumerate(reader.array(ledger, "timestamp_authorities", "ledger")):
+        where = f"ledger.timestamp_authorities[{index}]"
+        if not isinstance(item, dict):
+            raise ConfigError(f"{reader.path_name}: [{where}]: expected a table with name, url, ca_file")
+        reader.no_unknown(item, {"name", "url", "ca_file"}, where)
+        name = reader.string(item, "name", where, None)
+        if not _TSA_NAME.match(name):
+            raise reader._fail(where, "name", "1 to 32 lowercase letters, digits and inner hyphens", name)
+        if any(authority.name == name for authority in authorities):
+            raise ConfigError(f"{reader.path_name}: {where}.name: duplicate timestamp authority name {name!r}")
+        url = reader.optional_url(item, "url", where, "https://tsa.example/tsr")
+        if url is None:
+            raise reader._fail(where, "url", "an http(s) URL (required)")
+        reader.string(item, "ca_file", where, None)  # required: a token is only as good as its root
+        authorities.append(TimestampAuthority(name=name, url=url,
+                                              ca_file=reader.path(item, "ca_file", where, base, "")))
+    return tuple(authorities)
 
 
 def _public_url(reader: _Reader, table: dict[str, Any]) -> str | None:
