@@ -10,6 +10,9 @@ A report that checked nothing is never OK: with no catalog (or an empty one) the
 is checked and the report says to run `sunshine recover`; with nothing in the store either, it says
 there is nothing to verify. Objects a pending disposal lists are not checked (it may have deleted
 them already; the next `sunshine retention run` finishes it).
+
+`verify_natives` (`--deep`) goes further: every version's content is re-derived from its original
+WARC response with the platform's rule (`archiver.verify_deep`).
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from archiver.store import ObjectStore
 from archiver.store.capabilities import pending_keys
 from archiver.store.keys import blob_key
 from archiver.store.rehash import rehash_items
+from archiver.verify_deep import NativeExtractor, check_natives
 
 
 @dataclass
@@ -34,6 +38,8 @@ class VerifyReport:
     bytes_checked: int = 0
     versions_checked: int = 0
     ledger_entries_checked: int = 0
+    natives_checked: int = 0  # versions re-derived from their WARC response (`--deep`)
+    deep: bool = False
     problems: list[str] = field(default_factory=list)
     spooled: list[str] = field(default_factory=list)
 
@@ -44,7 +50,7 @@ class VerifyReport:
     def as_dict(self) -> dict:
         return {"ok": self.ok, "objects_checked": self.objects_checked, "bytes_checked": self.bytes_checked,
                 "versions_checked": self.versions_checked, "ledger_entries_checked": self.ledger_entries_checked,
-                "spooled": self.spooled, "problems": self.problems}
+                "deep": self.deep, "natives_checked": self.natives_checked, "spooled": self.spooled, "problems": self.problems}
 
 
 def verify_archive(config: Config, store: ObjectStore, *, workers: int = 16,
@@ -87,6 +93,28 @@ def verify_archive(config: Config, store: ObjectStore, *, workers: int = 16,
     finally:
         catalog.close()
     return report
+
+
+def verify_natives(config: Config, store: ObjectStore, extract: NativeExtractor, report: VerifyReport, *,
+                   progress: Callable[[int], None] | None = None) -> None:
+    """`verify --deep`: re-derive every version's content from its WARC response (`verify_deep`),
+    adding what differs to `report`. Run after `verify_archive`; an archive it found nothing in
+    (no catalog, or an empty one) has no versions to re-derive, and its report already says why."""
+    report.deep = True
+    if not config.catalog_path.exists():
+        return
+    catalog = Catalog(config.catalog_path)
+    try:
+        for result in check_natives(store, catalog, extract):
+            report.natives_checked += 1
+            if result.problem is not None:
+                report.problems.append(result.problem)
+            if progress:
+                progress(1)
+    except StoreUnavailableError as exc:  # one problem, not one per version: the store is away
+        report.problems.append(f"store unreachable, versions not all re-derived from their WARC responses: {exc}")
+    finally:
+        catalog.close()
 
 
 def _without_catalog(config: Config, store: ObjectStore, report: VerifyReport, why: str) -> None:

@@ -96,33 +96,45 @@ def _print_run(result) -> None:
 @config_option
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 @click.option("--workers", default=16, show_default=True, help="Objects read and re-hashed at once.")
-def verify(config_path: str | None, as_json: bool, workers: int) -> None:
+@click.option("--deep", is_flag=True,
+              help="Also re-extract every version's native object from its WARC response and check its hash.")
+def verify(config_path: str | None, as_json: bool, workers: int, deep: bool) -> None:
     """Re-hash every stored object against the catalog and check the ledger.
 
-    Exits 0 only if everything holds; otherwise names each damaged, missing or unlogged object.
-    A verify that could check nothing is never OK: without a catalog only the store's ledger is
-    checked (run `sunshine recover`), an empty archive is "nothing to verify", and a bucket that
-    does not exist or refuses the credentials is an error.
+    With --deep, also re-derive every version's content from the original HTTP response in its WARC
+    with the platform's rule (a tombstone: the platform's stored "gone" answer) and check it hashes
+    to the version's content_sha256. Exits 0 only if everything holds, 1 naming each damaged,
+    missing, unlogged or non-matching object or record, 2 for a problem that stopped it (a bad
+    config, a bucket that does not exist or refuses the credentials). A verify that could check
+    nothing is never OK: without a catalog only the store's ledger is checked (run `sunshine
+    recover`), and an empty archive is "nothing to verify".
     """
-    from archiver.progress import byte_progress
+    from archiver.progress import byte_progress, counting_progress
     from archiver.run import open_archive_store
-    from archiver.verify import verify_archive
+    from archiver.verify import verify_archive, verify_natives
 
     config = _config(config_path)
     store = open_archive_store(config)
     with byte_progress("verifying", disable=as_json) as advance:
         report = verify_archive(config, store, workers=workers, progress=advance)
+    if deep:
+        from archiver.cli.wiring import native_extractor
+
+        with counting_progress("re-extracting from WARC responses", "versions", disable=as_json) as advance:
+            verify_natives(config, store, native_extractor(), report, progress=advance)
     if as_json:
         click.echo(json.dumps(report.as_dict(), indent=2))
     else:
         click.echo(f"checked {report.objects_checked} objects ({report.bytes_checked:,} bytes), "
-                   f"{report.versions_checked} versions, {report.ledger_entries_checked} ledger entries")
+                   f"{report.versions_checked} versions, {report.ledger_entries_checked} ledger entries"
+                   + (f"; re-derived {report.natives_checked} versions from their WARC responses" if deep else ""))
         for key in report.spooled:
             click.secho(f"spooled, not yet uploaded: {key}", fg="yellow")
         for problem in report.problems:
             click.secho(f"FAIL {problem}", fg="red")
-        click.secho("OK: every object matches its hash" if report.ok else f"{len(report.problems)} problems",
-                    fg="green" if report.ok else "red")
+        ok = "OK: every object matches its hash" + (
+            " and every version's content re-derives from its WARC response" if deep else "")
+        click.secho(ok if report.ok else f"{len(report.problems)} problems", fg="green" if report.ok else "red")
     if not report.ok:
         sys.exit(1)
 

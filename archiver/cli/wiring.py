@@ -17,6 +17,7 @@ from archiver.errors import ConfigError, SunshineError
 from archiver.holds import HoldCriteria
 from archiver.run import RunResult, run_archive
 from archiver.session import ArchiveSession
+from archiver.verify_deep import NativeExtractor
 from indexer import MAX_PER_PAGE, SearchIndex, SearchQuery, open_index
 
 # A search index will not page past this many hits (Elasticsearch's default result window).
@@ -78,6 +79,14 @@ def check_sources(config: Config, source_name: str | None = None,
     problems = source_problems(config, source_name, environ)
     if problems:
         raise ConfigError("\n".join(problems))
+
+
+def native_extractor() -> NativeExtractor:
+    """`verify --deep`'s extractor: the platform's registered native-object rule, the very function
+    the spiders' parsers are tested against (`spiders.extract.find_native`), so they cannot disagree."""
+    from spiders.extract import find_native
+
+    return find_native
 
 
 def hold_text_matcher(index: SearchIndex) -> Callable[[HoldCriteria], set[str]]:
