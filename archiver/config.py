@@ -18,6 +18,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from archiver.errors import ConfigError
+from archiver.ledger.policy import Policy, PolicyError, parse_policy
 
 PLATFORMS = ("bluesky", "mastodon", "facebook", "instagram", "youtube", "x", "rss", "web")
 STORAGE_BACKENDS = ("local", "s3")
@@ -57,12 +58,32 @@ class SearchConfig:
 
 
 @dataclass(frozen=True)
+class ArchiveConfig:
+    """`[archive]`: how much of each source a run walks again, and the limits it keeps to.
+
+    `recent_days`: threads whose post is this recent (measured back from the source's newest post)
+    are re-swept, and their records checked for deletion, on every run. `revisit_days`: older threads
+    are revisited in a rotating slice so each is rechecked within this period. `media_max_bytes`:
+    larger media are skipped, with the reason recorded. `pause_after_seconds`: a platform asking to
+    wait longer than this (a spent rate-limit window or quota) pauses the source until the next run.
+    """
+
+    recent_days: int = 30
+    revisit_days: int = 30
+    media_max_bytes: int = 100 * 1024 * 1024
+    pause_after_seconds: int = 60
+
+
+@dataclass(frozen=True)
 class SourceConfig:
     name: str
     platform: str
     account: str
     token_env: str | None = None
     base_url: str | None = None
+    # Units of the platform's daily quota this source may spend (YouTube: 10,000 per API project by
+    # default); None: the platform meters no units, or the source is not limited.
+    daily_quota: int | None = None
 
     def token(self) -> str | None:
         """The access token, read from the environment variable the config names (never the file)."""
@@ -93,11 +114,15 @@ class Config:
     storage: StorageConfig = field(default_factory=StorageConfig)
     search: SearchConfig = field(default_factory=SearchConfig)
     sources: tuple[SourceConfig, ...] = ()
+    archive: ArchiveConfig = field(default_factory=ArchiveConfig)
     # Where the public portal is reached (`[portal] public_url`, e.g. "https://records.example.gov"),
     # for commands printed on its pages; never taken from a request's Host header, which anyone sets.
     portal_public_url: str | None = None
     # RFC 3161 TSAs asked to timestamp each signed checkpoint (`archiver.ledger.timestamp`).
     timestamp_authorities: tuple[TimestampAuthority, ...] = ()
+    # `[ledger] witness_policy`: the C2SP tlog-policy naming the witnesses that must cosign a
+    # checkpoint before it is published as the latest (`archiver.ledger.policy`); None = no witnesses.
+    witness_policy: Policy | None = None
 
     @property
     def base_dir(self) -> Path:
@@ -130,14 +155,14 @@ def load_config(path: Path | str | None = None) -> Config:
 def parse_config(data: dict[str, Any], path: Path) -> Config:
     reader = _Reader(path)
     base = path.parent
-    known = {"department", "storage", "search", "sources", "catalog", "ledger", "portal"}
+    known = {"department", "storage", "search", "sources", "catalog", "ledger", "portal", "archive"}
     reader.no_unknown(data, known, "")
     department = reader.table(data, "department")
     reader.no_unknown(department, {"name"}, "department")
     catalog = reader.table(data, "catalog")
     reader.no_unknown(catalog, {"path"}, "catalog")
     ledger = reader.table(data, "ledger")
-    reader.no_unknown(ledger, {"key_path", "name", "timestamp_authorities"}, "ledger")
+    reader.no_unknown(ledger, {"key_path", "name", "timestamp_authorities", "witness_policy"}, "ledger")
     key_env = os.environ.get("SUNSHINE_LEDGER_KEY")
     key_path = Path(key_env) if key_env else reader.path(ledger, "key_path", "ledger", base, "keys/ledger.key")
     return Config(
@@ -150,8 +175,30 @@ def parse_config(data: dict[str, Any], path: Path) -> Config:
         search=_search(reader, reader.table(data, "search"), base),
         sources=_sources(reader, data.get("sources", []), base),
         portal_public_url=_public_url(reader, reader.table(data, "portal")),
+        archive=_archive(reader, reader.table(data, "archive")),
         timestamp_authorities=_timestamp_authorities(reader, ledger, base),
+        witness_policy=_witness_policy(reader, ledger, base),
     )
+
+
+def _witness_policy(reader: _Reader, ledger: dict[str, Any], base: Path) -> Policy | None:
+    """`[ledger] witness_policy`: tlog-policy text (several lines) or the path of a file holding it."""
+    value = reader.optional_string(ledger, "witness_policy", "ledger")
+    if value is None:
+        return None
+    if "\n" in value:
+        source, text = f"{reader.path_name}: ledger.witness_policy", value
+    else:
+        path = reader.path(ledger, "witness_policy", "ledger", base, "")
+        source = f"{reader.path_name}: ledger.witness_policy file {path}"
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"{source}: cannot be read ({getattr(exc, 'strerror', None) or exc})") from None
+    try:
+        return parse_policy(text, source)
+    except PolicyError as exc:
+        raise ConfigError(str(exc)) from None
 
 
 # A TSA's name is part of its tokens' store keys: short, lowercase, no dots (they separate the parts).
@@ -266,6 +313,18 @@ def _search(reader: _Reader, table: dict[str, Any], base: Path) -> SearchConfig:
     )
 
 
+def _archive(reader: _Reader, table: dict[str, Any]) -> ArchiveConfig:
+    reader.no_unknown(table, {"recent_days", "revisit_days", "media_max_bytes", "pause_after_seconds"}, "archive")
+    default = ArchiveConfig()
+    return ArchiveConfig(
+        recent_days=reader.positive_int(table, "recent_days", "archive", default.recent_days),
+        revisit_days=reader.positive_int(table, "revisit_days", "archive", default.revisit_days),
+        media_max_bytes=reader.positive_int(table, "media_max_bytes", "archive", default.media_max_bytes),
+        pause_after_seconds=reader.positive_int(table, "pause_after_seconds", "archive",
+                                                default.pause_after_seconds),
+    )
+
+
 def _sources(reader: _Reader, items: Any, base: Path) -> tuple[SourceConfig, ...]:
     if not isinstance(items, list):
         raise ConfigError(f"{reader.path_name}: sources: expected [[sources]] tables")
@@ -274,7 +333,7 @@ def _sources(reader: _Reader, items: Any, base: Path) -> tuple[SourceConfig, ...
         where = f"sources[{index}]"
         if not isinstance(item, dict):
             raise ConfigError(f"{reader.path_name}: {where}: expected a table")
-        reader.no_unknown(item, {"name", "platform", "account", "token_env", "base_url"}, where)
+        reader.no_unknown(item, {"name", "platform", "account", "token_env", "base_url", "daily_quota"}, where)
         name = reader.string(item, "name", where, None)
         if any(source.name == name for source in sources):
             raise ConfigError(f"{reader.path_name}: {where}.name: duplicate source name {name!r}")
@@ -284,6 +343,7 @@ def _sources(reader: _Reader, items: Any, base: Path) -> tuple[SourceConfig, ...
             account=reader.string(item, "account", where, None),
             token_env=reader.optional_string(item, "token_env", where),
             base_url=reader.optional_string(item, "base_url", where),
+            daily_quota=reader.positive_int(item, "daily_quota", where, None) if "daily_quota" in item else None,
         ))
     return tuple(sources)
 
