@@ -102,6 +102,8 @@ def _check_member(store: ObjectStore, key: str, offset: int, member: bytes, leng
         return
     try:
         exchange = read_exchange(member)
+        if exchange.url is None or exchange.warc_date is None:  # warcio reads any bytes as *something*
+            raise ValueError("no WARC-Target-URI or WARC-Date header")
     except Exception as exc:  # noqa: BLE001 - any parse failure of stored bytes is damage to name
         yield from _all_failed(members, f"its WARC range {where} holds no readable response: {exc}")
         return
