@@ -13,7 +13,6 @@ Endpoints: `ledger.checkpoint`, `ledger.kept_checkpoint`, `ledger.key`, `ledger.
 
 from __future__ import annotations
 
-import json
 import re
 import shlex
 import threading
@@ -24,6 +23,7 @@ from flask import Blueprint, Response, abort, current_app, jsonify, render_templ
 
 from archiver.errors import SunshineError
 from archiver.ledger.note import NoteError, open_checkpoint, parse_verifier_key
+from archiver.ledger.proof import capture_fields
 from archiver.ledger.reader import LedgerObjectError, LogReader, MissingTileError
 from archiver.ledger.tiles import TILE_WIDTH, TileRef, parse_tile_path
 from portal.backends import STORE_PART, BackendDown, store
@@ -223,18 +223,5 @@ def _page_proof(index: int, size: int) -> dict[str, Any]:
     except SunshineError as exc:
         raise BackendDown(STORE_PART, str(exc)) from None
     return {**body, "entry_hex": entry.hex(), "entry_text": entry.decode("utf-8", "replace"),
-            "capture": _capture_fields(entry)}
+            "capture": capture_fields(entry)}
 
-
-def _capture_fields(entry: bytes) -> dict[str, Any] | None:
-    """The record id, version and digest a capture entry commits to (for the sha256sum command)."""
-    try:
-        fields = json.loads(entry)
-    except ValueError:
-        return None
-    if not isinstance(fields, dict) or fields.get("type") != "capture":
-        return None
-    if not all(isinstance(fields.get(name), kind) for name, kind in
-               (("record_id", str), ("version", int), ("content_sha256", str))):
-        return None
-    return fields

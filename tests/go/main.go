@@ -5,7 +5,7 @@
 //
 // Sources are a folder or a URL: -ledger holds checkpoint, key, checkpoints/<n> and tile/...;
 // -api is the portal's /api/v1 (proof/inclusion, proof/consistency); -url sets both from a portal.
-// It exits non-zero on any failure.
+// It exits non-zero on any failure. `ledgerverify tlog-proof …` checks one C2SP tlog-proof (tlogproof.go).
 package main
 
 import (
@@ -351,6 +351,13 @@ func run() error {
 }
 
 func main() {
+	if len(os.Args) > 1 && os.Args[1] == "tlog-proof" { // tlogproof.go
+		if err := runTlogProof(os.Args[2:]); err != nil {
+			fmt.Fprintln(os.Stderr, "ledgerverify:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	if err := run(); err != nil {
 		fmt.Fprintln(os.Stderr, "ledgerverify:", err)
 		os.Exit(1)
