@@ -24,6 +24,7 @@ from archiver.ledger import log as ledger_log
 from archiver.ledger import tiles
 from archiver.ledger.note import peek_checkpoint
 from archiver.ledger.reader import LedgerObjectError, LogReader
+from archiver.ledger_timestamps import check_ledger_timestamps
 from archiver.store import ObjectStore
 
 CHECKPOINT_ACTION = "ledger:checkpoint"
@@ -54,6 +55,7 @@ def check_ledger(config: Config, store: ObjectStore, catalog: Catalog) -> tuple[
     if signed and not store.exists(ledger_log.KEY_KEY) and not _names(problems, ledger_log.KEY_KEY):
         problems.append(f"{ledger_log.KEY_KEY}: missing; verifiers fetch the log's public key there")
     problems += _capped(_entries_differ(catalog, store, signed), "published entries that differ")
+    problems += _capped(check_ledger_timestamps(config, store, catalog), "checkpoint timestamps that fail")
     return size, problems
 
 

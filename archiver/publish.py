@@ -17,6 +17,7 @@ from archiver.config import Config
 from archiver.ledger import log as ledger_log
 from archiver.ledger.lock import lock_path_for, publish_lock
 from archiver.ledger_check import note_checkpoint
+from archiver.ledger_timestamps import stamp_checkpoints
 from archiver.store import ObjectStore
 
 
@@ -27,6 +28,7 @@ class LedgerPublisher:
         self.origin = config.ledger_name
         self.signer = ledger_log.load_or_create_signer(config.ledger_key_path, config.ledger_name)
         self.lock_path = lock_path_for(catalog.path)
+        self.config = config
 
     def publish_pending(self) -> int:
         """Publish the catalog's unpublished entries as tiles; how many were published."""
@@ -40,6 +42,9 @@ class LedgerPublisher:
             self._publish_pending()
             text = ledger_log.sign_checkpoint(self.store, self.signer, self.origin)
         note_checkpoint(self.catalog, text, utc_now())
+        # RFC 3161 timestamps, outside the lock (a slow TSA must not hold up other publishers); a
+        # TSA that is down is noted and retried at the next publish, never failing this one.
+        stamp_checkpoints(self.catalog, self.store, self.config)
         return text
 
     def _publish_pending(self) -> int:

@@ -28,6 +28,7 @@ from archiver.ledger.reader import (
     tile_key,
 )
 from archiver.ledger.tiles import TILE_HEIGHT, TILE_WIDTH
+from archiver.ledger.timestamp import parse_timestamp_key
 from archiver.store import ObjectStore
 from archiver.store.keys import LEDGER_PREFIX
 
@@ -66,6 +67,8 @@ class _Inventory:
             if obj.key.startswith(CHECKPOINTS_PREFIX) and _SIZE.match(obj.key[len(CHECKPOINTS_PREFIX):]):
                 self.checkpoints[int(obj.key[len(CHECKPOINTS_PREFIX):])] = obj.key
                 continue
+            if parse_timestamp_key(obj.key) is not None:
+                continue  # an RFC 3161 token beside its checkpoint, checked by `ledger.timestamp`
             try:
                 ref = tiles.parse_tile_path(rel)
             except ValueError:
