@@ -211,8 +211,10 @@ class World:
     def _generate(self) -> None:
         rng = random.Random(self.seed)
         total = max(self.scale, 20)
-        n_posts = max(4, round(total * POST_SHARE))
-        n_replies = max(0, total - n_posts - 2 * len(HOSTILE_KINDS))
+        # every platform gets a post (hostile replies need a thread on each), and the hostile records
+        # count towards the scale (with two profiles: 4 posts, 8 hostile, as worlds always had)
+        n_posts = max(4, len(self.platforms), round(total * POST_SHARE))
+        n_replies = max(0, total - n_posts - sum(len(self.hostile_kinds(p)) for p in self.platforms))
         posts = [self._post(rng, self.platforms[i % len(self.platforms)], self.now_ms - HISTORY_MS,
                             self.now_ms - 3_600_000)
                  for i in range(n_posts)]
@@ -232,9 +234,7 @@ class World:
         for platform in self.platforms:
             roots = [p for p in posts if p.platform == platform]
             profile = self.profiles[platform]
-            for kind in HOSTILE_KINDS:
-                if kind == "lone_surrogate" and not profile.lone_surrogates:
-                    continue
+            for kind in self.hostile_kinds(platform):
                 if not profile.has_replies:  # a department post carries the hostile text
                     node = self._post(rng, platform, self.now_ms - HISTORY_MS, self.now_ms - 3_600_000)
                     self._hostile.append((kind, node))
@@ -253,6 +253,12 @@ class World:
                 while walker is not None:
                     self._protected.add(walker.idx)
                     walker = walker.parent
+
+    def hostile_kinds(self, platform: str) -> tuple[str, ...]:
+        """The hostile texts `platform` gets: all, but a lone surrogate only where its wire format can
+        carry one."""
+        return tuple(kind for kind in HOSTILE_KINDS
+                     if kind != "lone_surrogate" or self.profiles[platform].lone_surrogates)
 
     # ----- time steps -------------------------------------------------------------------------
 
@@ -434,7 +440,7 @@ class World:
         return self.to_record(node) if node is not None else None
 
     def hostile_records(self) -> list[HostileRecord]:
-        """The hostile records (never edited or deleted): one of each kind on each platform."""
+        """The hostile records (never edited or deleted): one of each of `hostile_kinds(p)` on each platform p."""
         return [HostileRecord(kind, node.platform, node.native_id, self._hostile_text[node.idx])
                 for kind, node in self._hostile]
 
