@@ -178,3 +178,18 @@ def test_any_text_rederives_and_any_other_text_is_caught(text: str, other: str) 
         finally:
             catalog.close()
         assert len(found) == 1 and f"record facebook-{PAGE}_1 v1" in found[0], found
+
+
+def test_deep_on_an_archive_with_nothing_in_it_is_not_ok(tmp_path: Path) -> None:
+    """--deep adds checks; it never turns "nothing to verify" into an OK."""
+    from click.testing import CliRunner
+
+    from archiver.cli import main
+
+    config = tmp_path / "sunshine.toml"
+    config.write_text("")
+    result = CliRunner().invoke(main, ["verify", "-c", str(config), "--deep", "--json"], catch_exceptions=False)
+    report = json.loads(result.output)
+    assert result.exit_code == 1 and report["ok"] is False
+    assert report["deep"] is True and report["natives_checked"] == 0
+    assert any(problem.startswith("nothing to verify") for problem in report["problems"])
