@@ -25,6 +25,7 @@ from archiver.ledger import tiles
 from archiver.ledger.note import peek_checkpoint
 from archiver.ledger.reader import LedgerObjectError, LogReader
 from archiver.ledger_timestamps import check_ledger_timestamps
+from archiver.ledger_witnesses import check_witnesses, needs_cosigning
 from archiver.store import ObjectStore
 
 CHECKPOINT_ACTION = "ledger:checkpoint"
@@ -41,7 +42,7 @@ def check_ledger(config: Config, store: ObjectStore, catalog: Catalog) -> tuple[
     problems += _capped(_captures_not_logged(catalog), "captures missing from the ledger")
     vkey = _trusted_key(config, store, problems)
     if vkey is not None:
-        problems += ledger_log.verify_log(store, vkey)
+        problems += ledger_log.verify_log(store, vkey, cosigned=needs_cosigning(config))
     try:
         signed = LogReader(store).size()
     except (StoreUnavailableError, IntegrityError):
@@ -56,6 +57,7 @@ def check_ledger(config: Config, store: ObjectStore, catalog: Catalog) -> tuple[
         problems.append(f"{ledger_log.KEY_KEY}: missing; verifiers fetch the log's public key there")
     problems += _capped(_entries_differ(catalog, store, signed), "published entries that differ")
     problems += _capped(check_ledger_timestamps(config, store, catalog), "checkpoint timestamps that fail")
+    problems += _capped(check_witnesses(config, store, catalog, vkey), "witness problems")
     return size, problems
 
 

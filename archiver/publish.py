@@ -18,6 +18,7 @@ from archiver.ledger import log as ledger_log
 from archiver.ledger.lock import lock_path_for, publish_lock
 from archiver.ledger_check import note_checkpoint
 from archiver.ledger_timestamps import stamp_checkpoints
+from archiver.ledger_witnesses import cosign_and_publish, needs_cosigning
 from archiver.store import ObjectStore
 
 
@@ -40,8 +41,12 @@ class LedgerPublisher:
         trail so `verify` can tell if a kept checkpoint later disappears from the store."""
         with publish_lock(self.lock_path):
             self._publish_pending()
-            text = ledger_log.sign_checkpoint(self.store, self.signer, self.origin)
+            text = ledger_log.sign_checkpoint(self.store, self.signer, self.origin,
+                                              latest=not needs_cosigning(self.config))
         note_checkpoint(self.catalog, text, utc_now())
+        if needs_cosigning(self.config):  # published as the latest only once cosigned per the policy
+            text = cosign_and_publish(self.catalog, self.store, self.signer, self.config.witness_policy,
+                                      text, self.lock_path).text
         # RFC 3161 timestamps, outside the lock (a slow TSA must not hold up other publishers); a
         # TSA that is down is noted and retried at the next publish, never failing this one.
         stamp_checkpoints(self.catalog, self.store, self.config)

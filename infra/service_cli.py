@@ -1,6 +1,6 @@
-"""`infra/services start|stop|status minio|elasticsearch`: one entry point, one module per server.
+"""`infra/services start|stop|status minio|elasticsearch|witness`: one entry point, one module per server.
 
-Each server module (`infra.minio_server`, `infra.es_server`) offers `start() -> dict[str, str]`
+Each server module (`infra.minio_server`, `infra.es_server`, `infra.witness_server`) offers `start() -> dict[str, str]`
 (the environment variables that point clients at it, printed as shell KEY=VALUE lines), `stop()`
 and `status() -> dict | None`. Their state lives in `~/.cache/sunshine/run/<name>.json`.
 """
@@ -11,8 +11,8 @@ import importlib
 import shlex
 import sys
 
-SERVERS = {"minio": "infra.minio_server", "elasticsearch": "infra.es_server"}
-USAGE = "usage: infra/services start|stop|status minio|elasticsearch"
+SERVERS = {"minio": "infra.minio_server", "elasticsearch": "infra.es_server", "witness": "infra.witness_server"}
+USAGE = "usage: infra/services start|stop|status minio|elasticsearch|witness"
 
 
 def main(argv: list[str]) -> int:

@@ -81,3 +81,19 @@ def browser():
             yield launched
         finally:
             launched.close()
+
+
+@pytest.fixture(scope="session")
+def witness(tmp_path_factory: pytest.TempPathFactory):
+    """A real litewitness (C2SP tlog-witness, filippo.io/torchwood) on 127.0.0.1 with a key made here;
+    built through the Go module proxy on first use. Tests register their own log origins with it."""
+    from infra import witness_server
+
+    try:
+        instance = witness_server.launch(tmp_path_factory.mktemp("witness"))
+    except Exception as exc:  # noqa: BLE001 - turned into a test failure with the reason
+        pytest.fail(f"litewitness could not be started: {exc}", pytrace=False)
+    try:
+        yield instance
+    finally:
+        witness_server.terminate(instance, remove_data=False)

@@ -174,8 +174,13 @@ def _root(reader: merkle.HashReader, size: int) -> bytes | None:
         return None
 
 
-def verify_log(store: ObjectStore, verifier_key: str) -> list[str]:
-    """Audit the log under `ledger/`; human-readable problems naming objects (empty = all good)."""
+def verify_log(store: ObjectStore, verifier_key: str, *, cosigned: bool = False) -> list[str]:
+    """Audit the log under `ledger/`; human-readable problems naming objects (empty = all good).
+
+    With `cosigned` (a witness policy is configured), `ledger/checkpoint` is the latest kept
+    checkpoint that met the policy, with cosignature lines appended, so it may be smaller than the
+    newest kept one, or absent; `archiver.ledger_witnesses` judges those against the policy.
+    """
     try:
         verifier = parse_verifier_key(verifier_key)
     except NoteError as exc:
@@ -199,12 +204,13 @@ def verify_log(store: ObjectStore, verifier_key: str) -> list[str]:
         if opened is not None:
             latest, data = opened
             kept = inv.checkpoints.get(latest.size)
-            if kept is None or store.get(kept) != data:
+            kept_data = store.get(kept) if kept is not None else None
+            if kept_data is None or not (data == kept_data or (cosigned and data.startswith(kept_data))):
                 problems.append(f"{CHECKPOINT_KEY}: not the same as {CHECKPOINTS_PREFIX}{latest.size}")
-            elif latest.size != max(inv.checkpoints):
+            elif latest.size != max(inv.checkpoints) and not cosigned:
                 problems.append(f"{CHECKPOINT_KEY}: is size {latest.size}, but a larger checkpoint "
                                 f"{CHECKPOINTS_PREFIX}{max(inv.checkpoints)} exists")
-    elif inv.checkpoints:
+    elif inv.checkpoints and not cosigned:
         problems.append(f"{CHECKPOINT_KEY}: missing, though kept checkpoints exist")
     if KEY_KEY in inv.keys and store.get(KEY_KEY).decode(errors="replace").strip() != verifier_key.strip():
         problems.append(f"{KEY_KEY}: holds a different key from the one given")

@@ -320,7 +320,7 @@ def verifier_key(signer: Signer) -> str:
     return signer.verifier().key()
 
 
-def sign_checkpoint(store: ObjectStore, signer: Signer, origin: str) -> str:
+def sign_checkpoint(store: ObjectStore, signer: Signer, origin: str, *, latest: bool = True) -> str:
     """Sign a checkpoint of everything published and store it; refuse if history was rewritten.
 
     The new tree must extend the stored checkpoint: at least as large, and consistent with it (a
@@ -328,6 +328,8 @@ def sign_checkpoint(store: ObjectStore, signer: Signer, origin: str) -> str:
     is read again just before it is replaced, so even a publisher that ignored the publish lock
     cannot move it backwards past this check. Writes `ledger/key` (once),
     `ledger/checkpoints/<size>` (kept) and `ledger/checkpoint` (the latest). Returns the text.
+    With `latest=False` the checkpoint is only kept: a log with a witness policy makes it the
+    latest only once enough witnesses cosigned it (`archiver.publish`).
     """
     reader = LogReader(store)
     size = reader.published_size()
@@ -347,8 +349,9 @@ def sign_checkpoint(store: ObjectStore, signer: Signer, origin: str) -> str:
                             "restore the original ledger key file instead of making a new one")
     text = sign_note(format_checkpoint(origin, size, root), [signer])
     store.put(kept_checkpoint_key(size), text.encode())
-    _check_extends(reader, signer, origin, size, root, hashes)
-    store.put(CHECKPOINT_KEY, text.encode(), replace=True)
+    if latest:
+        _check_extends(reader, signer, origin, size, root, hashes)
+        store.put(CHECKPOINT_KEY, text.encode(), replace=True)
     return text
 
 

@@ -312,6 +312,9 @@ func run() error {
 		return err
 	}
 	fmt.Printf("ok checkpoint origin=%s size=%d\n", v.cp.origin, v.cp.size)
+	if err := checkCosignatures(msg, nv); err != nil {
+		return err
+	}
 	if *tiles {
 		r := tlog.TileHashReader(tlog.Tree{N: v.cp.size, Hash: v.cp.root}, tileReader{*ledger})
 		th, err := tlog.TreeHash(v.cp.size, r)
