@@ -17,12 +17,14 @@ import re
 import shlex
 import threading
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
 from flask import Blueprint, Response, abort, current_app, jsonify, render_template, request
 
 from archiver.errors import SunshineError
 from archiver.ledger.note import NoteError, open_checkpoint, parse_verifier_key
+from archiver.ledger.policy import evaluate
 from archiver.ledger.proof import capture_fields
 from archiver.ledger.reader import LedgerObjectError, LogReader, MissingTileError
 from archiver.ledger.tiles import TILE_WIDTH, TileRef, parse_tile_path
@@ -193,7 +195,7 @@ def verify() -> str:
 def _log_state() -> dict[str, Any]:
     """What the page shows about the log; a checkpoint that does not verify is said so, loudly."""
     state: dict[str, Any] = {"key": None, "checkpoint": None, "size": 0, "origin": None, "root_hex": None,
-                             "problem": None}
+                             "problem": None, "witnesses": None}
     try:
         vkey, text = reader().read_key(), reader().read_checkpoint()
     except LedgerObjectError as exc:
@@ -210,8 +212,24 @@ def _log_state() -> dict[str, Any]:
     except NoteError as exc:
         state["problem"] = f"The latest checkpoint does not verify with the published key: {exc}"
         return state
-    state.update(size=body.size, origin=body.origin, root_hex=body.root.hex())
+    state.update(size=body.size, origin=body.origin, root_hex=body.root.hex(), witnesses=_witnesses(text))
+    if state["witnesses"] and not state["witnesses"]["met"]:
+        state["problem"] = (f"The latest checkpoint is not cosigned as the witness policy requires "
+                            f"({state['witnesses']['quorum']}).")
     return state
+
+
+def _witnesses(text: str) -> dict[str, Any] | None:
+    """The witness policy and who cosigned the checkpoint (name, key, when), for the page; None
+    without a policy that asks for cosignatures."""
+    policy = current_app.extensions["sunshine.config"].witness_policy
+    if policy is None or not policy.needs_cosigning:
+        return None
+    result = evaluate(policy, text)
+    rows = [{"name": w.name, "key": w.verifier.key(),
+             "cosigned_at": (datetime.fromtimestamp(result.cosigners[w.name], UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+                             if w.name in result.cosigners else None)} for w in policy.witnesses]
+    return {"quorum": policy.describe(), "met": result.met, "rows": rows}
 
 
 def _page_proof(index: int, size: int) -> dict[str, Any]:
