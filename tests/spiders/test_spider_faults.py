@@ -3,21 +3,24 @@
 from __future__ import annotations
 
 import socket
+from collections.abc import Callable, Iterator
 
 import pytest
 
 from archiver.config import SourceConfig
-from infra.simulator import FACEBOOK_PAGE_ID
+from archiver.model import Capture
+from infra.simulator import FACEBOOK_PAGE_ID, start_simulator
 from infra.simulator.faults import Fault
 from spiders.registry import PLATFORMS
-from tests.spiders.conftest import run_crawl, source_for
+from tests.spiders.conftest import CrawlResult, run_crawl, source_for
 
 ONE_OFF = ("truncated_json", "missing_id", "wrong_types", "html", "empty_body")
 
 
 def test_bluesky_thread_faults_each_become_one_error_capture(make_sim):
-    sim = make_sim(seed=3, scale=300)
+    sim = make_sim(seed=3, scale=300, platforms=("bluesky",))
     posts = [r for r in sim.world.records() if r.platform == "bluesky" and r.kind == "post"]
+    assert len(posts) > len(ONE_OFF) + 1  # a thread for each fault, and threads that stay whole
     doomed = posts[0].native_id
     sim.add_fault(Fault("server_error", path_contains="getAuthorFeed", count=1))  # retried, then fine
     sim.add_fault(Fault("server_error", path_contains=doomed.rsplit("/", 1)[-1], count=None))
@@ -76,22 +79,50 @@ def test_unreachable_platform_is_an_error_capture_after_retries():
     assert "no response after retries" in capture.error and "Connection" in capture.error
 
 
+@pytest.fixture(scope="module")
+def clean_crawls() -> Iterator[Callable[[str], CrawlResult]]:
+    """A clean crawl of `platform` alone (seed 6), run once per platform for both fault kinds."""
+    done: dict[str, CrawlResult] = {}
+
+    def crawl(platform: str) -> CrawlResult:
+        if platform not in done:
+            with start_simulator(seed=6, scale=150, token="sim-token", platforms=(platform,)) as sim:
+                done[platform] = run_crawl(source_for(sim, platform))
+        return done[platform]
+
+    yield crawl
+
+
+def _parsed_target(clean: CrawlResult) -> Capture:
+    """A request whose answer the spider parses (its capture carries records): a thread's (or a web
+    page's) where the platform has them, else the feed walk's last page (an RSS entry's article page
+    is kept, not parsed), so that breaking it cuts off no later page."""
+    parsed = [c for c in clean.captures if c.records]
+    threads = sorted((c for c in parsed if c.completes_thread), key=lambda c: c.exchange.url)
+    return threads[len(threads) // 2] if threads else parsed[-1]
+
+
 @pytest.mark.parametrize("kind", ["truncated_json", "html"])
 @pytest.mark.parametrize("platform", sorted(PLATFORMS))
-def test_unparseable_answer_is_a_failed_capture_and_the_crawl_goes_on(make_sim, platform, kind):
-    """Generic over the registry: break one thread request (found by a clean crawl of the same seed)."""
-    clean = run_crawl(source_for(make_sim(seed=6, scale=200), platform))
-    thread_urls = sorted(c.exchange.url for c in clean.captures if c.completes_thread)
-    target = thread_urls[len(thread_urls) // 2].split("://", 1)[1].split("/", 1)[1]
-    sim = make_sim(seed=6, scale=200, faults=[Fault(kind, path_contains=f"/{target}", count=1, platform=platform)])
+def test_unparseable_answer_is_a_failed_capture_and_the_crawl_goes_on(make_sim, clean_crawls, platform, kind):
+    """Generic over the registry: break one parsed answer (found by a clean crawl of the same world);
+    exactly what only that answer carried is missing, everything else is captured."""
+    clean = clean_crawls(platform)
+    target = _parsed_target(clean)
+    others = [c for c in clean.captures if c.records and c is not target]
+    assert others  # the crawl has something to go on with
+    kept = {r.native_id for c in others for r in c.records}
+    lost = {r.native_id for r in target.records} - kept  # e.g. a thread's replies, a feed page's entries
+    path = target.exchange.url.split("://", 1)[1].split("/", 1)[1]
+    sim = make_sim(seed=6, scale=150, platforms=(platform,),
+                   faults=[Fault(kind, path_contains=f"/{path}", count=1, platform=platform)])
     result = run_crawl(source_for(sim, platform))
     [error] = result.errors
     assert f"not valid {PLATFORMS[platform].spider.payload_format}" in error.error and error.records == ()
-    assert error.exchange.url.endswith(f"/{target}")
+    assert error.exchange.url.endswith(f"/{path}")
+    assert {r.native_id for r in result.records} == {r.native_id for r in clean.records} - lost
+    completed = {c.completes_thread for c in clean.captures if c.completes_thread}
+    assert {c.completes_thread for c in result.captures if c.completes_thread} == \
+        completed - {target.completes_thread} - lost  # a lost feed entry's own page is never asked for
     posts = {r.native_id for r in sim.world.records() if r.platform == platform and r.kind == "post"}
-    captured = {r.native_id for r in result.records if r.kind == "post"}
-    if sim.world.profiles[platform].has_replies:
-        assert captured == posts
-    else:  # the broken request was the post itself (a web page): only that one is missing
-        assert captured <= posts and len(posts - captured) == 1
-    assert len({c.completes_thread for c in result.captures if c.completes_thread}) == len(posts) - 1
+    assert {r.native_id for r in clean.records if r.kind == "post"} == posts
