@@ -118,6 +118,8 @@ class Capture:
     media: tuple[MediaBlob, ...] = ()
     error: str | None = None  # set when the payload could not be parsed: a failed capture
     completes_thread: str | None = None  # native id of a thread root whose thread capture this completes
+    # (url, reason) of media this capture skipped (over the size limit) or could not fetch
+    media_problems: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,7 @@ from archiver.catalog import Catalog
 from archiver.clock import new_run_id, utc_now
 from archiver.config import Config, SourceConfig
 from archiver.errors import StoreUnavailableError, SunshineError
+from archiver.incremental import SourceOutcome
 from archiver.publish import LedgerPublisher
 from archiver.retention import retention_days
 from archiver.session import ArchiveSession, RunStats
@@ -27,6 +28,12 @@ from archiver.store.spool import DrainError
 log = logging.getLogger(__name__)
 
 
+# `sunshine archive` exit statuses: 0 every source complete and every capture stored and verified;
+# 1 a capture failed or is still spooled (or a source's credentials were refused: its failed capture
+# says so); EXIT_PAUSED when nothing failed but a source paused on a spent budget (the next run resumes).
+EXIT_OK, EXIT_FAILED, EXIT_PAUSED = 0, 1, 3
+
+
 @dataclass(frozen=True)
 class RunResult:
     run_id: str
@@ -34,11 +41,22 @@ class RunResult:
     stats: RunStats
     spooled: int
     checkpoint: str | None
+    sources: tuple[SourceOutcome, ...] = ()
 
     @property
     def ok(self) -> bool:
         """Exit 0 only if every capture was stored and verified (DESIGN §3)."""
         return self.stats.failed == 0 and self.spooled == 0
+
+    @property
+    def paused(self) -> list[SourceOutcome]:
+        return [outcome for outcome in self.sources if outcome.status == "paused"]
+
+    @property
+    def exit_status(self) -> int:
+        if not self.ok:
+            return EXIT_FAILED
+        return EXIT_PAUSED if self.paused else EXIT_OK
 
 
 def open_archive_store(config: Config) -> ObjectStore:
@@ -84,7 +102,8 @@ def select_sources(config: Config, name: str | None) -> tuple[SourceConfig, ...]
 
 
 # Crawls `sources` into the session; the catalog answers what is known and what this run has done.
-Crawl = Callable[[ArchiveSession, Catalog, tuple[SourceConfig, ...], str], None]
+# Returns how each source ended (complete, incomplete, paused, stopped).
+Crawl = Callable[[ArchiveSession, Catalog, tuple[SourceConfig, ...], str], list[SourceOutcome] | None]
 
 
 def run_archive(config: Config, crawl: Crawl, index, source_name: str | None = None,
@@ -108,16 +127,21 @@ def run_archive(config: Config, crawl: Crawl, index, source_name: str | None = N
         )
         session.publish_ledger()  # what a crash or an outage left unpublished
         session.update_index()  # what an index outage left behind
-        crawl(session, catalog, sources, run_id)
+        outcomes = tuple(crawl(session, catalog, sources, run_id) or ())
         stats = session.close()
         if session.fatal is not None:
             raise SunshineError(f"archive run {run_id} stopped: {session.fatal}") from session.fatal
         checkpoint = _checkpoint(ledger)
         spooled = len(pending_keys(store))
         status = "complete" if stats.failed == 0 and spooled == 0 else "incomplete"
-        catalog.finish_run(run_id, utc_now(), status, stats.as_dict() | {"spool_drained": spool_drained})
+        if status == "complete" and any(outcome.status == "paused" for outcome in outcomes):
+            status = "paused"
+        catalog.finish_run(run_id, utc_now(), status, stats.as_dict() | {
+            "spool_drained": spool_drained,
+            "sources": {outcome.source: {"status": outcome.status, "detail": outcome.detail,
+                                         "deferred": outcome.deferred} for outcome in outcomes}})
         index.close()
-        return RunResult(run_id, resumed_run is not None, stats, spooled, checkpoint)
+        return RunResult(run_id, resumed_run is not None, stats, spooled, checkpoint, outcomes)
     finally:
         catalog.close()
 

@@ -76,6 +76,7 @@ class RunStats:
     bytes_written: int = 0
     index_lagging: int = 0
     failures: list[str] = field(default_factory=list)
+    media_problems: list[tuple[str, str]] = field(default_factory=list)  # (url, reason): skipped or failed
 
     def versions_added(self) -> int:
         return self.new + self.edited + self.hidden + self.deleted + self.restored
@@ -83,6 +84,7 @@ class RunStats:
     def as_dict(self) -> dict[str, Any]:
         data = dict(self.__dict__)
         data["failures"] = self.failures[:50]
+        data["media_problems"] = [list(problem) for problem in self.media_problems[:50]]
         data["versions_added"] = self.versions_added()
         return data
 
@@ -110,6 +112,7 @@ class _Pending:
     media: dict[str, tuple[str, str]] = field(default_factory=dict)
     record_media: set[tuple[str, str]] = field(default_factory=set)
     failed: list[tuple[str, str]] = field(default_factory=list)
+    media_problems: list[tuple[str, str]] = field(default_factory=list)
 
 
 class ArchiveSession:
@@ -158,6 +161,9 @@ class ArchiveSession:
             self.pending.blobs.setdefault(sha, blob.data)
             self.pending.media[blob.url] = (sha, blob.mime)
             self.stats.media += 1
+        for problem in capture.media_problems:
+            self.stats.media_problems.append(problem)
+            self.pending.media_problems.append(problem)
         if getattr(capture, "completes_thread", None):
             self.pending.threads_done.add(capture.completes_thread)
         if self.progress:
@@ -339,6 +345,7 @@ class ArchiveSession:
         catalog.set_media(tx, pending.media)
         catalog.link_media(tx, sorted(pending.record_media))
         catalog.add_failed_captures(tx, self.run_id, source, others[0].key, now, pending.failed)
+        catalog.add_media_problems(tx, self.run_id, source, now, pending.media_problems)
 
     def _record_row(self, fields: dict[str, Any], source: str) -> RecordRow:
         """A record's row after this batch: its fields and the latest version the batch gave it."""

@@ -11,6 +11,18 @@ turns every response (or failure) into exactly one `Capture`, so nothing the pla
 * when the crawl goes idle after a complete feed walk, every `known` native id not seen in this
   crawl is requested on its own (the deletion sweep) so deletions are confirmed, not guessed.
 
+Incremental runs (a `CrawlPlan`, built by the archive runner from the catalog): the feed is walked
+newest first only until a page reaches items older than `plan.stop_before` (the older of the last
+complete walk's newest item and the recent window's edge; `feed_page_oldest` is the hook that reads
+a page's oldest time), and threads are fetched only for posts newer than that. `plan.revisit` names
+older threads re-swept this run (the rotating slice; `revisit_requests` is the hook). `known` is then
+only the window's and the slice's records, so memory does not grow with the archive.
+
+Budgets: when the platform says a budget is spent (the retry middleware marks the response), when a
+daily quota (`plan.quota_units`, each request costing `request_cost`) would be exceeded, or when the
+credentials are refused (`token_rejected`), the source stops asking: requests not yet sent are
+counted as deferred and dropped, `halted` says why, and the next run takes up what was left.
+
 The request's headers are those Scrapy sent; secrets (the Graph `access_token` and Google `key` query
 parameters, an `Authorization` or `X-goog-api-key` header) are redacted in the recorded exchange because captures are published.
 Scrapy exposes no HTTP reason phrase, so `reason` is the standard phrase for the status.
@@ -22,13 +34,15 @@ import json
 import logging
 import re
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
 from http import HTTPStatus
 from typing import Any, ClassVar
 
 import scrapy
 from scrapy import signals
-from scrapy.exceptions import DontCloseSpider
+from scrapy.exceptions import DontCloseSpider, IgnoreRequest
 from scrapy.http import Request, Response
 from twisted.python.failure import Failure
 
@@ -49,6 +63,13 @@ THREAD_PRIORITY = 0
 MEDIA_PRIORITY = -10
 
 
+DEFERRED = "sunshine_deferred"  # request.meta key: refused by `admit` (the source halted)
+
+
+def _too_large(limit: int) -> str:
+    return f"skipped: larger than media_max_bytes ({limit:,} bytes)"
+
+
 class PayloadError(ValueError):
     """The payload does not have the documented shape; the message says where and what."""
 
@@ -65,6 +86,40 @@ class Outcome:
 
 
 Handler = Callable[[Any, dict[str, Any]], Outcome]
+
+BUDGET_SPENT = "sunshine_budget_spent"  # request.meta key: why the platform's budget is spent (middleware)
+
+
+@dataclass(frozen=True)
+class CrawlPlan:
+    """What one run asks of a source beyond a full walk (defaults: a full walk, nothing metered).
+
+    `stop_before`: an RFC 3339 time; feed pages are not followed past one whose oldest item is older,
+    and threads of posts older than it are not fetched (None: walk the whole feed). `revisit`: native
+    ids of older thread roots (and of objects that failed last run) to re-sweep. `quota_units`: units
+    the source may still spend today (None: unmetered). `media_max_bytes`: larger media are skipped.
+    `media_known(url)`: whether a media URL's bytes are already stored (then it is not fetched again).
+    """
+
+    stop_before: str | None = None
+    revisit: tuple[str, ...] = ()
+    quota_units: int | None = None
+    media_max_bytes: int | None = None
+    media_known: Callable[[str], bool] | None = None
+
+
+def instant(text: str | None) -> float | None:
+    """An RFC 3339 / ISO 8601 time (naive = UTC) or RFC 2822 date as unix seconds; None if neither."""
+    if not text:
+        return None
+    try:
+        moment = datetime.fromisoformat(text.strip())
+    except ValueError:
+        try:
+            moment = parsedate_to_datetime(text)
+        except (TypeError, ValueError, IndexError):
+            return None
+    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).timestamp()
 
 
 def redact_url(url: str) -> str:
@@ -128,7 +183,7 @@ class ApiSpider(scrapy.Spider):
     payload_format: ClassVar[str] = "JSON"  # what `decode_payload` reads, for error messages
 
     def __init__(self, source: SourceConfig, known: Iterable[str] = frozenset(),
-                 skip_threads: Iterable[str] = frozenset(), **kwargs: Any) -> None:
+                 skip_threads: Iterable[str] = frozenset(), plan: CrawlPlan | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         if source.platform != self.platform:
             raise ValueError(f"source {source.name!r} is a {source.platform} source, not {self.platform}")
@@ -143,6 +198,14 @@ class ApiSpider(scrapy.Spider):
         self._feed_failed = False
         self._swept = False
         self.broken: set[str] = set()  # native ids whose object/thread request failed this crawl
+        self.plan = plan or CrawlPlan()
+        self._stop_before = instant(self.plan.stop_before)
+        self.newest_seen: str | None = None  # newest created_at on a feed page this crawl
+        self._newest_instant: float | None = None
+        self.halted: str | None = None  # why the source stopped asking (budget spent, token refused)
+        self.token_refused = False
+        self.deferred = 0  # requests not sent because the source halted
+        self.units_used = 0  # quota units spent this crawl (`request_cost`)
 
     @classmethod
     def from_crawler(cls, crawler: Any, *args: Any, **kwargs: Any) -> ApiSpider:
@@ -167,6 +230,40 @@ class ApiSpider(scrapy.Spider):
         """Follow-up requests that can still be made from a payload whose records failed to parse."""
         return []
 
+    def feed_page_oldest(self, payload: Any, ctx: dict[str, Any], outcome: Outcome) -> str | None:
+        """The creation time of the oldest item on a feed page (None: this page tells nothing).
+
+        Default: the oldest `created_at` among the page's records. A platform whose feed pages carry
+        no records (YouTube's playlist pages list video ids) reads the time from the payload.
+        """
+        times = [(instant(record.created_at), record.created_at) for record in outcome.records]
+        known = [pair for pair in times if pair[0] is not None]
+        return min(known)[1] if known else None
+
+    def revisit_requests(self, native_id: str) -> list[Request]:
+        """Requests re-sweeping the thread rooted at `native_id` (an older post in the rotating slice).
+
+        Default: the object alone (edits and deletion); a platform with threads returns its thread
+        request(s) so late replies are caught too.
+        """
+        return [self.object_request(native_id)]
+
+    def request_cost(self, request: Request) -> int:
+        """Units of a daily quota this request spends (YouTube: list calls 1, search 100); default 0."""
+        return 0
+
+    def budget_spent(self, status: int, payload: Any) -> str | None:
+        """Why an error answer means a budget is spent (then the source pauses), else None.
+
+        Default None: throttling answers are the retry middleware's; a platform whose quota answer is
+        not a throttle (YouTube's 403 `quotaExceeded`) says so here.
+        """
+        return None
+
+    def token_rejected(self, status: int, payload: Any) -> bool:
+        """Whether an answer says the credentials were refused (expired, revoked): the source stops."""
+        return status == 401
+
     def decode_payload(self, body: bytes, ctx: dict[str, Any]) -> Any:
         """The payload a response body carries; ValueError when it is not `payload_format`.
 
@@ -186,14 +283,48 @@ class ApiSpider(scrapy.Spider):
         )
 
     async def start(self) -> Any:
-        for request in self.first_requests():
+        for request in self._initial_requests():
             yield request
 
     def start_requests(self) -> Iterator[Request]:  # Scrapy < 2.13 calls this instead of start()
+        yield from self._initial_requests()
+
+    def _initial_requests(self) -> Iterator[Request]:
         yield from self.first_requests()
+        for native_id in self.plan.revisit:
+            if native_id not in self.skip_threads:
+                yield from self.revisit_requests(native_id)
+
+    # -- budgets -------------------------------------------------------------------------------
+
+    def halt(self, reason: str) -> None:
+        """Stop asking the platform (the first reason is kept); requests not yet sent are deferred."""
+        if self.halted is None:
+            self.halted = reason
+            logger.warning("%s: %s", self.source.name, reason)
+
+    def admit(self, request: Request) -> bool:
+        """Whether `request` may be sent now (the retry middleware asks before each download)."""
+        if self.halted is not None:
+            self.deferred += 1
+            return False
+        cost = self.request_cost(request)
+        if self.plan.quota_units is not None and self.units_used + cost > self.plan.quota_units:
+            self.deferred += 1
+            self.halt(f"its daily quota of units is spent ({self.units_used} used by this run); "
+                      "the rest waits for the next run")
+            return False
+        self.units_used += cost
+        return True
 
     def _on_api_response(self, response: Response, handler: Handler, ctx: dict[str, Any]) -> Iterator[Any]:
         payload: Any = None
+        spent = response.meta.get(BUDGET_SPENT)
+        if spent:
+            self.deferred += 1
+            self.halt(spent)
+            yield self._capture(exchange_of(response), Outcome())
+            return
         try:
             payload = self.decode_payload(response.body, ctx)
         except ValueError as exc:  # includes UnicodeDecodeError
@@ -201,10 +332,23 @@ class ApiSpider(scrapy.Spider):
             outcome = Outcome(error=f"HTTP {response.status}: response is not valid {kind} ({exc})"
                               if response.status == 200 else f"HTTP {response.status} {_phrase(response.status)} (body is not {kind})")
         else:
+            spent = self.budget_spent(response.status, payload) if response.status != 200 else None
+            if spent is not None:
+                self.deferred += 1
+                self.halt(spent)
+                yield self._capture(exchange_of(response), Outcome())
+                return
             if response.status != 200:
                 outcome = self.http_error(response.status, payload, ctx)
+                if self.token_rejected(response.status, payload):
+                    self.token_refused = True
+                    where = (f"renew the token in environment variable {self.source.token_env}"
+                             if self.source.token_env else "name a token's environment variable in token_env")
+                    self.halt(f"the platform refused the credentials (HTTP {response.status}); {where}")
             else:
                 outcome = self._run_handler(handler, payload, ctx)
+                if ctx.get("feed") and outcome.error is None:
+                    self._feed_page(payload, ctx, outcome, handler)
         if outcome.error is not None:
             self._note_failure(ctx)
             if payload is not None and response.status == 200:
@@ -212,6 +356,34 @@ class ApiSpider(scrapy.Spider):
             outcome.records.clear()
         yield self._capture(exchange_of(response), outcome)
         yield from outcome.requests
+
+    def _feed_page(self, payload: Any, ctx: dict[str, Any], outcome: Outcome, handler: Handler) -> None:
+        """Note the feed's newest item; past `plan.stop_before`, stop paging and skip old threads.
+
+        A follow-up request with the page's own handler is the next page (any other feed request, such
+        as YouTube's videos.list for the ids on a playlist page, belongs to this page and stays).
+        """
+        for record in outcome.records:
+            moment = instant(record.created_at)
+            if moment is not None and (self._newest_instant is None or moment > self._newest_instant):
+                self._newest_instant, self.newest_seen = moment, record.created_at
+        if self._stop_before is None:
+            return
+        old = {record.native_id for record in outcome.records
+               if (moment := instant(record.created_at)) is not None and moment < self._stop_before}
+        oldest = instant(self.feed_page_oldest(payload, ctx, outcome))
+        kept = []
+        for request in outcome.requests:
+            request_ctx = request.cb_kwargs.get("ctx") or {}
+            if request_ctx.get("native_id") in old and not request_ctx.get("feed"):
+                continue  # an older post's thread: the rotating revisit rechecks it
+            if oldest is not None and oldest < self._stop_before and request_ctx.get("feed") \
+                    and request.cb_kwargs.get("handler") == handler:
+                continue  # the next feed page: everything below was seen by the last complete walk
+            kept.append(request)
+        outcome.requests[:] = kept
+        if oldest is not None and oldest < self._stop_before:
+            self.feed_done()
 
     def _note_failure(self, ctx: dict[str, Any]) -> None:
         if ctx.get("feed"):
@@ -239,11 +411,13 @@ class ApiSpider(scrapy.Spider):
             if record.native_id not in self._emitted:
                 self._emitted.add(record.native_id)
                 fresh.append(record)
+        known = self.plan.media_known
         for record in fresh:
             for ref in record.media:
                 if ref.url not in self._media_requested:
                     self._media_requested.add(ref.url)
-                    outcome.requests.append(self._media_request(ref))
+                    if known is None or not known(ref.url):  # stored once, however often it appears
+                        outcome.requests.append(self._media_request(ref))
         return Capture(
             source=self.source.name, exchange=exchange, records=tuple(fresh),
             tombstones=tuple(outcome.tombstones), error=outcome.error,
@@ -252,6 +426,12 @@ class ApiSpider(scrapy.Spider):
 
     def _on_failure(self, failure: Failure) -> Iterator[Capture]:
         request: Request = failure.request  # type: ignore[attr-defined]
+        if failure.check(IgnoreRequest) and request.meta.get(DEFERRED):
+            return  # not sent: the source halted (counted in `deferred`); the next run asks again
+        ref = request.cb_kwargs.get("ref")
+        if isinstance(ref, MediaRef):
+            yield self._media_failure(request, failure, ref)
+            return
         self._note_failure(request.cb_kwargs.get("ctx") or {})
         error = f"no response after retries: {failure.type.__name__}: {failure.getErrorMessage()}"
         yield Capture(source=self.source.name, exchange=failed_exchange(request, failure), error=error)
@@ -260,16 +440,23 @@ class ApiSpider(scrapy.Spider):
 
     def _media_request(self, ref: MediaRef) -> Request:
         # Redirects are followed for media (CDNs redirect); every other status reaches the callback.
-        return Request(
-            ref.url, callback=self._on_media, errback=self._on_failure, priority=MEDIA_PRIORITY,
-            meta={"handle_httpstatus_list": list(range(400, 600))}, cb_kwargs={"ref": ref},
-        )
+        meta: dict[str, Any] = {"handle_httpstatus_list": list(range(400, 600))}
+        if self.plan.media_max_bytes is not None:
+            meta["download_maxsize"] = self.plan.media_max_bytes  # Scrapy cancels a larger download
+        return Request(ref.url, callback=self._on_media, errback=self._on_failure, priority=MEDIA_PRIORITY,
+                       meta=meta, cb_kwargs={"ref": ref})
 
     def _on_media(self, response: Response, ref: MediaRef) -> Iterator[Capture]:
         exchange = exchange_of(response)
         if response.status != 200:
-            yield Capture(source=self.source.name, exchange=exchange,
-                          error=f"media {ref.url}: HTTP {response.status}")
+            reason = f"failed: HTTP {response.status}"
+            yield Capture(source=self.source.name, exchange=exchange, error=f"media {ref.url}: HTTP {response.status}",
+                          media_problems=((ref.url, reason),))
+            return
+        limit = self.plan.media_max_bytes
+        if limit is not None and len(response.body) > limit:  # a server that sent no Content-Length
+            yield Capture(source=self.source.name, exchange=replace(exchange, body=b""),
+                          media_problems=((ref.url, _too_large(limit)),))
             return
         content_type = response.headers.get(b"Content-Type")
         mime = (content_type.decode("latin-1").split(";")[0].strip() if content_type else "") \
@@ -277,16 +464,34 @@ class ApiSpider(scrapy.Spider):
         yield Capture(source=self.source.name, exchange=exchange,
                       media=(MediaBlob(url=ref.url, mime=mime, data=response.body),))
 
+    def _media_failure(self, request: Request, failure: Failure, ref: MediaRef) -> Capture:
+        """A media download that got no usable response: skipped when over the size limit (Scrapy
+        cancels it, which is not a failed capture), else failed, the reason recorded either way."""
+        exchange = failed_exchange(request, failure)
+        limit = self.plan.media_max_bytes
+        if limit is not None and "larger than download max size" in failure.getErrorMessage():
+            return Capture(source=self.source.name, exchange=exchange, media_problems=((ref.url, _too_large(limit)),))
+        reason = f"failed: no response: {failure.type.__name__}: {failure.getErrorMessage()}"
+        return Capture(source=self.source.name, exchange=exchange, error=f"media {ref.url}: {reason}",
+                       media_problems=((ref.url, reason),))
+
     # -- feed bookkeeping and the deletion sweep -----------------------------------------------
 
     def feed_done(self) -> None:
         """Called by a platform when the last feed page parsed: the walk saw the whole feed."""
         self._feed_complete = True
 
+    @property
+    def walk_complete(self) -> bool:
+        """The feed walk reached its end (or `plan.stop_before`) with every page parsed."""
+        return self._feed_complete and not self._feed_failed
+
     def _on_idle(self, spider: scrapy.Spider) -> None:
         if spider is not self or self._swept:
             return
         self._swept = True
+        if self.halted is not None:
+            return  # a paused or stopped source sweeps on the run that completes its walk
         if not self._feed_complete or self._feed_failed:
             if self.known:
                 logger.warning("%s: feed walk incomplete, deletion sweep skipped this run", self.source.name)

@@ -31,10 +31,11 @@ from archiver.catalog.records import LatestVersion, NativeVersion, RecordRow, Re
 from archiver.catalog.rows import Transaction
 from archiver.catalog.runs import RunRows
 from archiver.catalog.schema import MIGRATIONS, SCHEMA, SCHEMA_VERSION, Migration, migrate, statements
+from archiver.catalog.sources import SourceRows, SourceState
 
 __all__ = [
     "MIGRATIONS", "SCHEMA", "SCHEMA_VERSION", "Catalog", "Hold", "LatestVersion", "LoggedCapture", "Migration",
-    "NativeVersion", "ObjectRow", "Publication", "RecordRow", "RetentionCandidate", "Transaction", "VersionRow",
+    "NativeVersion", "ObjectRow", "Publication", "RecordRow", "RetentionCandidate", "SourceState", "Transaction", "VersionRow",
     "append_ledger_entry", "migrate", "statements",
 ]
 
@@ -43,7 +44,8 @@ log = logging.getLogger(__name__)
 _COUNTED = ("records", "versions", "objects", "ledger", "failed_captures", "runs")
 
 
-class Catalog(RecordRows, ObjectRows, LedgerRows, HoldRows, DispositionRows, RunRows, AuditRows):
+class Catalog(RecordRows, ObjectRows, LedgerRows, HoldRows, DispositionRows, RunRows, AuditRows,
+              SourceRows):
     """The SQLite catalog. Use `transaction()` for every write so a crash leaves no half state."""
 
     def __init__(self, path: Path) -> None:

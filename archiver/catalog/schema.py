@@ -157,6 +157,32 @@ CREATE TABLE dispositions (
 """),
     Migration(3, "a hold resolves whole threads: records by thread without a full scan",
               "CREATE INDEX records_thread ON records(thread_id);"),
+    Migration(4, "incremental runs: per-source crawl state (feed high-water mark, open walk, rotating revisit, "
+                 "retries, pause, daily quota), posts by source and time, and media a run skipped or could "
+                 "not fetch, with the reason", """
+CREATE TABLE source_state (
+    source TEXT PRIMARY KEY,
+    high_water TEXT,
+    walk_run TEXT,
+    revisit_after TEXT,
+    revisited_at TEXT,
+    retry TEXT NOT NULL DEFAULT '[]',
+    status TEXT NOT NULL DEFAULT 'complete',
+    detail TEXT NOT NULL DEFAULT '',
+    quota_day TEXT,
+    quota_used INTEGER NOT NULL DEFAULT 0,
+    updated_at TEXT
+);
+CREATE INDEX records_source_kind_created ON records(source, kind, created_at);
+CREATE TABLE media_problems (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    run_id TEXT NOT NULL,
+    source TEXT NOT NULL,
+    url TEXT NOT NULL,
+    reason TEXT NOT NULL,
+    at TEXT NOT NULL
+);
+"""),
 )
 SCHEMA_VERSION = MIGRATIONS[-1].version
 

@@ -57,7 +57,9 @@ def archive(config_path: str | None, source: str | None, quiet: bool) -> None:
 
     Resumable: a run that was interrupted is continued, and nothing is stored twice. Exits 0 only if
     every capture was stored and verified; failed captures and captures still spooled for S3 are
-    listed and make the exit code non-zero.
+    listed and make the exit code 1. A source that paused because a platform budget (rate limit,
+    daily quota) ran out is named with what was deferred; if nothing failed the exit code is 3, and
+    the next run resumes it.
     """
     from archiver.cli.wiring import archive as run_archive
     from archiver.progress import counting_progress
@@ -66,8 +68,8 @@ def archive(config_path: str | None, source: str | None, quiet: bool) -> None:
     with counting_progress("archiving", "records", disable=quiet) as advance:
         result = run_archive(config, source, progress=advance)
     _print_run(result)
-    if not result.ok:
-        sys.exit(1)
+    if result.exit_status:
+        sys.exit(result.exit_status)
 
 
 def _print_run(result) -> None:
@@ -86,6 +88,11 @@ def _print_run(result) -> None:
     if result.spooled:
         click.secho(f"{result.spooled} objects are safely spooled locally but not yet in S3; "
                     f"run `sunshine sync` or archive again when S3 is back", fg="yellow", err=True)
+    for outcome in result.sources:
+        if outcome.status in ("paused", "stopped"):
+            click.secho(outcome.detail, fg="yellow" if outcome.status == "paused" else "red", err=True)
+    for url, reason in stats.media_problems[:20]:
+        click.secho(f"media {reason}: {url}", fg="yellow", err=True)
     for failure in stats.failures[:20]:
         click.secho(f"failed capture: {failure}", fg="red", err=True)
     if stats.failed > 20:

@@ -56,6 +56,10 @@ def simulator_config(sim_base_url: str, *, token_env: str = TOKEN_ENV, tables: d
         "ledger": {"name": "springfield.example/sunshine-demo"},
         "storage": {"backend": "local", "path": "store"},
         "search": {"backend": "sqlite", "path": "search.sqlite"},
+        # Each round jumps a simulated week, seconds apart: the rotating revisit of older threads
+        # (paced by the run clock) would never come round, so the demo's window spans its whole
+        # history and every round re-sweeps everything, showing each edit and deletion.
+        "archive": {"recent_days": 3650},
     }
     data.update(tables or {})
     data["sources"] = simulator_sources(sim_base_url, token_env, platforms)

@@ -10,11 +10,14 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
+from functools import partial
 
 from archiver.catalog import Catalog
-from archiver.config import Config, SourceConfig
+from archiver.config import ArchiveConfig, Config, SourceConfig
 from archiver.errors import ConfigError, SunshineError
 from archiver.holds import HoldCriteria
+from archiver.incremental import SourceOutcome, SourceReport, finish_source, plan_source
 from archiver.run import RunResult, run_archive
 from archiver.session import ArchiveSession
 from archiver.verify_deep import NativeExtractor
@@ -36,7 +39,8 @@ def archive(config: Config, source_name: str | None = None,
     the run with one line per problem before any network call.
     """
     check_sources(config, source_name)
-    return run_archive(config, crawl_sources, open_search_index(config), source_name, progress)
+    return run_archive(config, partial(crawl_sources, settings=config.archive), open_search_index(config),
+                       source_name, progress)
 
 
 def source_problems(config: Config, source_name: str | None = None,
@@ -111,23 +115,32 @@ def hold_text_matcher(index: SearchIndex) -> Callable[[HoldCriteria], set[str]]:
 
 
 def crawl_sources(session: ArchiveSession, catalog: Catalog, sources: tuple[SourceConfig, ...],
-                  run_id: str) -> None:
-    """Crawl the sources one after another in one Scrapy process, every capture into `session`."""
+                  run_id: str, settings: ArchiveConfig | None = None) -> list[SourceOutcome]:
+    """Crawl the sources one after another in one Scrapy process, every capture into `session`.
+
+    Each source's crawl covers what `archiver.incremental.plan_source` says (the recent window, one
+    slice of older threads, what failed last time); its end state is saved once its captures are
+    committed. A source that pauses or is refused its credentials does not stop the others.
+    """
     from scrapy.crawler import CrawlerProcess
     from twisted.internet import defer
 
+    from spiders.base import CrawlPlan
     from spiders.pipelines import SessionRef
     from spiders.registry import platform
     from spiders.settings import scrapy_settings
 
-    settings = scrapy_settings()
-    settings["ITEM_PIPELINES"] = {"spiders.pipelines.ArchivePipeline": 100}
-    settings["SUNSHINE_SESSION"] = SessionRef(session)
-    settings["LOG_INSTALL_ROOT_HANDLER"] = False  # the CLI configured logging; Scrapy logs through it
+    settings = settings or ArchiveConfig()
+    scrapy = scrapy_settings()
+    scrapy["ITEM_PIPELINES"] = {"spiders.pipelines.ArchivePipeline": 100}
+    scrapy["SUNSHINE_SESSION"] = SessionRef(session)
+    scrapy["SUNSHINE_PAUSE_AFTER"] = settings.pause_after_seconds
+    scrapy["LOG_INSTALL_ROOT_HANDLER"] = False  # the CLI configured logging; Scrapy logs through it
     quiet = max(logging.WARNING, logging.getLogger().getEffectiveLevel())
     for name in ("scrapy", "twisted", "py.warnings"):
         logging.getLogger(name).setLevel(quiet)
-    process = CrawlerProcess(settings)
+    process = CrawlerProcess(scrapy)
+    outcomes: list[SourceOutcome] = []
 
     @defer.inlineCallbacks
     def crawl_all():
@@ -135,11 +148,20 @@ def crawl_sources(session: ArchiveSession, catalog: Catalog, sources: tuple[Sour
             for source in sources:
                 if session.fatal is not None:
                     break
-                spider = platform(source.platform).spider  # check_sources made sure it exists
-                known = catalog.known_native_ids(source.name, exclude_seen_in=run_id)
-                skip = catalog.threads_done(run_id, source.name)
-                yield process.crawl(spider, source=source, known=known, skip_threads=skip)
+                plan = plan_source(catalog, source, settings, run_id, datetime.now(UTC))
+                crawler = process.create_crawler(platform(source.platform).spider)  # check_sources made sure
+                yield process.crawl(crawler, source=source, known=plan.known, skip_threads=plan.skip_threads,
+                                    plan=CrawlPlan(stop_before=plan.stop_before, revisit=plan.revisit,
+                                                   quota_units=plan.quota_left,
+                                                   media_max_bytes=settings.media_max_bytes,
+                                                   media_known=catalog.has_media))
                 session.flush()
+                spider = crawler.spider
+                if session.fatal is None and spider is not None:
+                    outcomes.append(finish_source(catalog, plan, SourceReport(
+                        walk_complete=spider.walk_complete, newest_seen=spider.newest_seen, halted=spider.halted,
+                        token_refused=spider.token_refused, deferred=spider.deferred,
+                        units_used=spider.units_used, broken=frozenset(spider.broken)), run_id))
         except Exception as exc:  # noqa: BLE001 - surfaced after the reactor stops
             session.fatal = session.fatal or exc
 
@@ -152,3 +174,4 @@ def crawl_sources(session: ArchiveSession, catalog: Catalog, sources: tuple[Sour
     process_deferred = crawl_all()
     process_deferred.addBoth(stop)
     process.start(stop_after_crawl=False, install_signal_handlers=True)
+    return outcomes
