@@ -75,32 +75,12 @@ class ArchiveConfig:
 
 
 @dataclass(frozen=True)
-class ArchiveConfig:
-    """`[archive]`: how much of each source a run walks again, and the limits it keeps to.
-
-    `recent_days`: threads whose post is this recent (measured back from the source's newest post)
-    are re-swept, and their records checked for deletion, on every run. `revisit_days`: older threads
-    are revisited in a rotating slice so each is rechecked within this period. `media_max_bytes`:
-    larger media are skipped, with the reason recorded. `pause_after_seconds`: a platform asking to
-    wait longer than this (a spent rate-limit window or quota) pauses the source until the next run.
-    """
-
-    recent_days: int = 30
-    revisit_days: int = 30
-    media_max_bytes: int = 100 * 1024 * 1024
-    pause_after_seconds: int = 60
-
-
-@dataclass(frozen=True)
 class SourceConfig:
     name: str
     platform: str
     account: str
     token_env: str | None = None
     base_url: str | None = None
-    # Units of the platform's daily quota this source may spend (YouTube: 10,000 per API project by
-    # default); None: the platform meters no units, or the source is not limited.
-    daily_quota: int | None = None
     # Units of the platform's daily quota this source may spend (YouTube: 10,000 per API project by
     # default); None: the platform meters no units, or the source is not limited.
     daily_quota: int | None = None
@@ -196,7 +176,6 @@ def parse_config(data: dict[str, Any], path: Path) -> Config:
         search=_search(reader, reader.table(data, "search"), base),
         sources=_sources(reader, data.get("sources", []), base),
         portal_public_url=_public_url(reader, reader.table(data, "portal")),
-        archive=_archive(reader, reader.table(data, "archive")),
         archive=_archive(reader, reader.table(data, "archive")),
         timestamp_authorities=_timestamp_authorities(reader, ledger, base),
         witness_policy=_witness_policy(reader, ledger, base),
@@ -332,18 +311,6 @@ def _search(reader: _Reader, table: dict[str, Any], base: Path) -> SearchConfig:
         path=reader.path(table, "path", "search", base, "search.sqlite"),
         url=url,
         index=reader.string(table, "index", "search", "sunshine"),
-    )
-
-
-def _archive(reader: _Reader, table: dict[str, Any]) -> ArchiveConfig:
-    reader.no_unknown(table, {"recent_days", "revisit_days", "media_max_bytes", "pause_after_seconds"}, "archive")
-    default = ArchiveConfig()
-    return ArchiveConfig(
-        recent_days=reader.positive_int(table, "recent_days", "archive", default.recent_days),
-        revisit_days=reader.positive_int(table, "revisit_days", "archive", default.revisit_days),
-        media_max_bytes=reader.positive_int(table, "media_max_bytes", "archive", default.media_max_bytes),
-        pause_after_seconds=reader.positive_int(table, "pause_after_seconds", "archive",
-                                                default.pause_after_seconds),
     )
 
 
