@@ -204,10 +204,11 @@ def demo(data_dir: str, scale: int, steps: int, seed: int, then_serve: bool, por
 
 def _register() -> None:
     from archiver.cli.ledger import ledger_group
+    from archiver.cli.monitor import monitor
     from archiver.cli.records import hold, retention, sync
     from archiver.cli.recover import recover
 
-    for command in (hold, retention, sync, ledger_group, recover):
+    for command in (hold, retention, sync, ledger_group, recover, monitor):
         main.add_command(command)
 
 
