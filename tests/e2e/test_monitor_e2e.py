@@ -203,3 +203,46 @@ def test_a_wrong_key_or_an_unreachable_portal_fails(clean, tmp_path) -> None:
     assert status == 1 and kinds(report) == ["unreachable"]
     result = sunshine("monitor", clean["url"], "--key", "not-a-key", "--state", str(tmp_path / "s3"))
     assert result.returncode == 2 and "--key" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_cosignatures_are_checked_against_a_policy(clean, tmp_path) -> None:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+    from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+
+    from archiver.ledger.cosignature import (
+        CosignatureVerifier,
+        add_cosignatures,
+        cosign,
+        cosigner_key_id,
+        split_note,
+    )
+
+    data_dir = copy_archive(clean, tmp_path / "cosigned")
+    pointer = data_dir / "store" / "ledger" / "checkpoint"
+    note = pointer.read_text()
+    keys = {}
+    for name in ("witness-a.example", "witness-b.example"):
+        private = Ed25519PrivateKey.generate()
+        public = private.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
+        keys[name] = (private, CosignatureVerifier(name, cosigner_key_id(name, public), public).key())
+    text, _ = split_note(note)
+    pointer.write_text(add_cosignatures(note, [cosign("witness-a.example", keys["witness-a.example"][0], text,
+                                                      1_790_000_000)]))
+    one = tmp_path / "one.policy"
+    one.write_text(f"log {clean['key']}\nwitness A {keys['witness-a.example'][1]}\nquorum A\n")
+    both = tmp_path / "both.policy"
+    both.write_text(f"witness A {keys['witness-a.example'][1]}\nwitness B {keys['witness-b.example'][1]}\n"
+                    "group AB all A B\nquorum AB\n")
+    with portal(data_dir) as url:
+        status, report = monitor(url, clean["key"], tmp_path / "s1", "--policy", str(one), "--max-raw", "0")
+        assert status == 0, report["problems"]
+        assert "cosigned by A" in report["notes"]
+        status, report = monitor(url, clean["key"], tmp_path / "s2", "--policy", str(both), "--max-raw", "0")
+        assert status == 1 and kinds(report) == ["policy"]
+        assert "(A) do not meet the policy: 2 of (A, B)" in report["problems"][0]["message"]
+    other = tmp_path / "other.policy"
+    other.write_text(f"log {log.verifier_key(log.load_or_create_signer(tmp_path / 'k', 'other.example/log'))}\n"
+                     "quorum none\n")
+    result = sunshine("monitor", clean["url"], "--key", clean["key"], "--state", str(tmp_path / "s3"),
+                      "--policy", str(other))
+    assert result.returncode == 2 and "not this log's key" in result.stderr
