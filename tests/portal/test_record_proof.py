@@ -160,3 +160,12 @@ def test_the_verify_page_explains_checking_a_record_proof(client, proof_portal) 
     assert "c2sp.org/tlog-proof" in page
     assert f"/records/{post.record_id}/proof?version=2" in page
     assert "go run . tlog-proof -key" in page
+
+
+def test_the_record_page_links_each_versions_tlog_proof(client, proof_portal) -> None:
+    post = proof_portal["records"]["post"]
+    page = client.get(f"/records/{post.record_id}").get_data(as_text=True)
+    for version in post.versions:
+        link = f'/records/{post.record_id}/proof?version={version["version"]}'
+        assert f'href="{link}"' in page
+        assert client.get(link).status_code == 200
