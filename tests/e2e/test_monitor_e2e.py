@@ -246,3 +246,41 @@ def test_cosignatures_are_checked_against_a_policy(clean, tmp_path) -> None:
     result = sunshine("monitor", clean["url"], "--key", clean["key"], "--state", str(tmp_path / "s3"),
                       "--policy", str(other))
     assert result.returncode == 2 and "not this log's key" in result.stderr
+
+
+def test_a_record_gone_from_the_portal_is_missing_unless_a_disposition_was_logged(tmp_path) -> None:
+    """A logged capture the portal stops serving is reported, unless the log also holds the
+    disposition that removed it (retention is lawful; a silent removal is not)."""
+    from archiver.ledger_events import event_entry
+    from archiver.monitor import follow
+    from tests.portal.conftest import ArchiveBuilder, open_sqlite_index, write_config
+
+    def build(root: Path, *, log_disposal: bool) -> str:
+        builder = ArchiveBuilder(root)
+        kept = builder.add("kept-1", ["still here"])
+        gone = builder.add("gone-1", ["retention ran out"])
+        builder.finish()
+        entries = [log.entry_for_capture(doc.record_id, v["version"], v["captured_at"], v["content_sha256"])
+                   for doc in (kept, gone) for v in doc.versions]
+        if log_disposal:
+            entries.append(event_entry("disposition", {"disposition": "d-1", "records": [gone.record_id],
+                                                       "at": "2026-05-01T00:00:00Z", "by": "clerk"}))
+        signer = log.load_or_create_signer(root / "ledger.key", "gone.example/log")
+        log.append_entries(builder.store, 0, entries)
+        log.sign_checkpoint(builder.store, signer, "gone.example/log")
+        index = open_sqlite_index(root / "search.sqlite")
+        index.rebuild([kept])  # the disposed record left the read model
+        index.close()
+        write_config(root)
+        return log.verifier_key(signer)
+
+    for log_disposal in (True, False):
+        root = tmp_path / f"disposal-{log_disposal}"
+        key = build(root, log_disposal=log_disposal)
+        with portal(root) as url:
+            report = follow(url, key, root / "monitor")
+        if log_disposal:
+            assert report.ok and report.disposed_skipped == 1 and report.raw_checked == 1, report.problems
+        else:
+            assert [p.kind for p in report.problems] == ["raw-missing"]
+            assert report.problems[0].evidence["record_id"] == "bluesky-gone-1"
