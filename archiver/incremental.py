@@ -42,6 +42,7 @@ class SourcePlan:
     skip_threads: frozenset[str]
     revisit: tuple[str, ...]  # thread roots (and failed ids) to re-sweep
     slice_last: str | None  # record id the revisit continues after next time
+    revisited_at: str | None  # the revisit clock once this run's slice is done (see `revisit_slice`)
     quota_day: str
     quota_left: int | None
     now: datetime
@@ -85,6 +86,24 @@ def _stamp(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+def revisit_slice(older: int, revisited_at: datetime | None, now: datetime, revisit_days: int) -> tuple[int, str]:
+    """How many of `older` threads to revisit now, and the revisit clock to save after them.
+
+    The rotation runs at `older / revisit_days` threads a day: a run revisits the whole threads that
+    rate owes since the clock, and the clock moves on by exactly the time they account for, so the
+    fraction left over is owed by a later run. Runs a minute apart revisit nothing most of the time
+    instead of a thread each; runs a week apart revisit a quarter of a 30-day rotation; a clock more
+    than `revisit_days` behind (or none) revisits everything once and restarts at `now`.
+    """
+    period = timedelta(days=revisit_days)
+    if older <= 0 or revisited_at is None or now - revisited_at >= period:
+        return older, _stamp(now)
+    if revisited_at > now:  # a clock from the future (the host's time was wrong): restart it
+        return 0, _stamp(now)
+    count = math.floor(older * ((now - revisited_at) / period))
+    return count, _stamp(revisited_at + period * count / older) if count else _stamp(revisited_at)
+
+
 def plan_source(catalog: Catalog, source: SourceConfig, settings: ArchiveConfig, run_id: str,
                 now: datetime) -> SourcePlan:
     state = catalog.source_state(source.name)
@@ -104,18 +123,18 @@ def plan_source(catalog: Catalog, source: SourceConfig, settings: ArchiveConfig,
                   quota_left=max(quota_left, 0) if quota_left is not None else None, now=now)
     if high_water is None:  # no complete walk yet: the whole feed, every known record swept
         return SourcePlan(full_walk=True, stop_before=None, revisit=state.retry, slice_last=None,
+                          revisited_at=_stamp(now),
                           known=catalog.known_native_ids(source.name, exclude_seen_in=run_id) | set(state.retry),
                           **common)
     older = catalog.older_post_count(source.name, cutoff_text)
-    last = parse_time(state.revisited_at) or now
-    share = max((now - last).total_seconds(), 0) / (settings.revisit_days * 86_400)
-    roots = catalog.older_posts_after(source.name, cutoff_text, state.revisit_after,
-                                      min(older, math.ceil(older * share)))
+    count, revisited_at = revisit_slice(older, parse_time(state.revisited_at), now, settings.revisit_days)
+    roots = catalog.older_posts_after(source.name, cutoff_text, state.revisit_after, count)
     known = (catalog.recent_native_ids(source.name, cutoff_text, exclude_seen_in=run_id)
              | catalog.thread_native_ids(record_id for record_id, _native in roots) | set(state.retry))
     return SourcePlan(full_walk=False, stop_before=_stamp(min(high_water, cutoff)), known=known,
                       revisit=tuple(native for _rid, native in roots) + state.retry,
-                      slice_last=roots[-1][0] if roots else state.revisit_after, **common)
+                      slice_last=roots[-1][0] if roots else state.revisit_after, revisited_at=revisited_at,
+                      **common)
 
 
 def finish_source(catalog: Catalog, plan: SourcePlan, report: SourceReport, run_id: str) -> SourceOutcome:
@@ -141,7 +160,7 @@ def finish_source(catalog: Catalog, plan: SourcePlan, report: SourceReport, run_
         high_water=high_water,
         walk_run=None if walked else (state.walk_run or run_id),
         revisit_after=plan.slice_last if report.halted is None else state.revisit_after,
-        revisited_at=_stamp(plan.now) if report.halted is None else state.revisited_at,
+        revisited_at=plan.revisited_at if report.halted is None else state.revisited_at,
         retry=tuple(sorted(report.broken)) if report.halted is None else tuple(sorted(set(state.retry) | report.broken)),
         status=status, detail=detail, quota_day=plan.quota_day, quota_used=used_before + report.units_used,
         updated_at=_stamp(plan.now),

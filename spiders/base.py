@@ -99,9 +99,13 @@ class CrawlPlan:
     ids of older thread roots (and of objects that failed last run) to re-sweep. `quota_units`: units
     the source may still spend today (None: unmetered). `media_max_bytes`: larger media are skipped.
     `media_known(url)`: whether a media URL's bytes are already stored (then it is not fetched again).
+    `changed_after`: the newest item time the last complete walk saw (None: no walk completed); a
+    listing that dates each entry's last change (a sitemap's `lastmod`) need not fetch an entry not
+    changed after it.
     """
 
     stop_before: str | None = None
+    changed_after: str | None = None
     revisit: tuple[str, ...] = ()
     quota_units: int | None = None
     media_max_bytes: int | None = None
@@ -198,6 +202,9 @@ class ApiSpider(scrapy.Spider):
         self._feed_failed = False
         self._swept = False
         self.broken: set[str] = set()  # native ids whose object/thread request failed this crawl
+        # native ids the platform listed as existing without this crawl fetching them (a sitemap entry
+        # unchanged since the last walk): not asked for again by the deletion sweep
+        self.present: set[str] = set()
         self.plan = plan or CrawlPlan()
         self._stop_before = instant(self.plan.stop_before)
         self.newest_seen: str | None = None  # newest created_at on a feed page this crawl
@@ -364,13 +371,10 @@ class ApiSpider(scrapy.Spider):
         as YouTube's videos.list for the ids on a playlist page, belongs to this page and stays).
         """
         for record in outcome.records:
-            moment = instant(record.created_at)
-            if moment is not None and (self._newest_instant is None or moment > self._newest_instant):
-                self._newest_instant, self.newest_seen = moment, record.created_at
+            self.note_seen(record.created_at)
         if self._stop_before is None:
             return
-        old = {record.native_id for record in outcome.records
-               if (moment := instant(record.created_at)) is not None and moment < self._stop_before}
+        old = {record.native_id for record in outcome.records if self.older_than_plan(record.created_at)}
         oldest = instant(self.feed_page_oldest(payload, ctx, outcome))
         kept = []
         for request in outcome.requests:
@@ -384,6 +388,28 @@ class ApiSpider(scrapy.Spider):
         outcome.requests[:] = kept
         if oldest is not None and oldest < self._stop_before:
             self.feed_done()
+
+    def note_seen(self, created_at: str | None) -> None:
+        """Count an item the feed walk saw towards `newest_seen` (the next walk's high-water mark).
+
+        The base notes every record on a feed page; a platform whose feed lists items without
+        records (a website's sitemaps) calls this for what it lists.
+        """
+        moment = instant(created_at)
+        if moment is not None and (self._newest_instant is None or moment > self._newest_instant):
+            self._newest_instant, self.newest_seen = moment, created_at
+
+    def older_than_plan(self, created_at: str | None) -> bool:
+        """Whether an item is older than `plan.stop_before` (seen by the last complete walk, outside
+        the recent window): its thread is left to the rotating revisit. False without a plan or time."""
+        moment = instant(created_at)
+        return self._stop_before is not None and moment is not None and moment < self._stop_before
+
+    def unchanged(self, modified: str | None) -> bool:
+        """Whether an entry last modified at `modified` is unchanged since the last complete walk
+        (`plan.changed_after`). False without a plan or a parseable time: then it is fetched."""
+        moment, mark = instant(modified), instant(self.plan.changed_after)
+        return moment is not None and mark is not None and moment <= mark
 
     def _note_failure(self, ctx: dict[str, Any]) -> None:
         if ctx.get("feed"):
@@ -496,7 +522,7 @@ class ApiSpider(scrapy.Spider):
             if self.known:
                 logger.warning("%s: feed walk incomplete, deletion sweep skipped this run", self.source.name)
             return
-        missing = sorted(self.known - self._emitted)
+        missing = sorted(self.known - self._emitted - self.present)
         if not missing:
             return
         engine = self.crawler.engine

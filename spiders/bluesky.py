@@ -231,6 +231,10 @@ class BlueskySpider(ApiSpider):
     def first_requests(self) -> list[Request]:
         return [self.feed_request()]
 
+    def revisit_requests(self, native_id: str) -> list[Request]:
+        """An older post's whole tree (the post itself included): edits, late replies, deletions."""
+        return [self.thread_request(native_id)]
+
     def on_feed(self, payload: Any, ctx: dict[str, Any]) -> Outcome:
         records, cursor = parse_feed_page(payload, self.account)
         outcome = Outcome(records=records)

@@ -43,6 +43,7 @@ from spiders.graph import (  # the Graph pieces Facebook shares with Instagram
     graph_error,
     next_cursor,
     rfc3339,
+    token_refused,
 )
 from spiders.graph import expect_dict as _dict
 from spiders.graph import expect_str as _str
@@ -193,6 +194,10 @@ class FacebookSpider(ApiSpider):
     def first_requests(self) -> list[Request]:
         return [self.feed_request()]
 
+    def revisit_requests(self, native_id: str) -> list[Request]:
+        """An older post (its edits) and its comment stream (late comments, deletions)."""
+        return [self.object_request(native_id), self.comments_request(native_id)]
+
     def on_feed(self, payload: Any, ctx: dict[str, Any]) -> Outcome:
         data = edge_data(payload)
         records = [parse_object(item, self.page_id, f"data[{index}]", kind="post", post_id=None)
@@ -229,6 +234,9 @@ class FacebookSpider(ApiSpider):
         if record.native_id != native_id:
             raise PayloadError(f"response.id: expected {native_id!r}, got {record.native_id!r}")
         return Outcome(records=[record])
+
+    def token_rejected(self, status: int, payload: Any) -> bool:
+        return token_refused(status, payload)
 
     def http_error(self, status: int, payload: Any, ctx: dict[str, Any]) -> Outcome:
         error = graph_error(payload)

@@ -102,6 +102,12 @@ def is_gone(error: dict[str, Any]) -> bool:
     return error.get("code") == NOT_FOUND_CODE and error.get("error_subcode") == NOT_FOUND_SUBCODE
 
 
+def token_refused(status: int, payload: Any) -> bool:
+    """Graph refused the access token (error code 190: expired, revoked, unparseable) or HTTP 401:
+    the source stops, its other requests would get the same answer."""
+    return status == 401 or graph_error(payload).get("code") == TOKEN_CODE
+
+
 class GraphSpider(ApiSpider):
     """A puller of one Graph node's edges: header token, Graph URLs, Graph error answers.
 
@@ -133,6 +139,9 @@ class GraphSpider(ApiSpider):
         if gone and is_gone(error):
             return Outcome(tombstones=[Tombstone(self.platform, gone)])
         return Outcome(error=self.error_text(status, error))
+
+    def token_rejected(self, status: int, payload: Any) -> bool:
+        return token_refused(status, payload)
 
     def error_text(self, status: int, error: dict[str, Any]) -> str:
         """`HTTP 400 Graph API error 190 (OAuthException): …`, and for a token error what to renew."""

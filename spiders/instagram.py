@@ -240,6 +240,10 @@ class InstagramSpider(GraphSpider):
     def first_requests(self) -> list[Request]:
         return [self.media_request()]
 
+    def revisit_requests(self, native_id: str) -> list[Request]:
+        """An older media (its caption edits) and its comments and replies."""
+        return [self.object_request(native_id, as_media=True), self.comments_request(native_id)]
+
     def on_media(self, payload: Any, ctx: dict[str, Any]) -> Outcome:
         records = [parse_media(item, self.account, f"data[{index}]") for index, item in enumerate(edge_data(payload))]
         outcome = Outcome(records=records, requests=self.salvage(payload, ctx))

@@ -44,7 +44,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from html.parser import HTMLParser
 from typing import Any
@@ -258,12 +258,14 @@ def parse_statuses(payload: Any, account_id: str) -> list[ParsedRecord]:
     return records
 
 
-def feed_replies(payload: Any) -> list[str]:
-    """Ids of the replies on a statuses page (malformed items skipped: the parser reports them)."""
+def feed_replies(payload: Any, skip: Callable[[Any], bool] = lambda created_at: False) -> list[str]:
+    """Ids of the replies on a statuses page (malformed items skipped: the parser reports them),
+    but those whose `created_at` `skip` says to leave."""
     if not isinstance(payload, list):
         return []
     return [item["id"] for item in payload if isinstance(item, dict) and not is_reblog(item)
-            and isinstance(item.get("id"), str) and item.get("in_reply_to_id") is not None]
+            and isinstance(item.get("id"), str) and item.get("in_reply_to_id") is not None
+            and not skip(item.get("created_at"))]
 
 
 def parse_context(payload: Any, account_id: str, root: str) -> list[ParsedRecord]:
@@ -389,9 +391,17 @@ class MastodonSpider(ApiSpider):
     def first_requests(self) -> list[Request]:
         return [self.feed_request()]
 
+    def revisit_requests(self, native_id: str) -> list[Request]:
+        """An older post: the status itself (edits), then its context with its `replies_count`."""
+        request = self.status_request(native_id, native_id)
+        request.cb_kwargs["ctx"]["revisit"] = True
+        return [request]
+
     def on_feed(self, payload: Any, ctx: dict[str, Any]) -> Outcome:
         records = parse_statuses(payload, self.account)
-        self._feed_replies.update(feed_replies(payload))
+        # a reply older than the plan's mark was seen by the last complete walk (its thread is the
+        # rotating revisit's): only newer ones are fetched on their own
+        self._feed_replies.update(feed_replies(payload, self.older_than_plan))
         by_id = {item.get("id"): item for item in payload if isinstance(item, dict)}
         outcome = Outcome(records=records, requests=self.salvage(payload, ctx))
         outcome.requests.extend(self.context_request(r.native_id, r.native_id, replies_count(by_id[r.native_id]))
@@ -433,7 +443,10 @@ class MastodonSpider(ApiSpider):
         record = parse_status(payload, self.account, "response", thread=ctx["root"])
         if record.native_id != native_id:
             raise PayloadError(f"response.id: expected {native_id!r}, got {record.native_id!r}")
-        return Outcome(records=[record])
+        requests = []
+        if ctx.get("revisit"):
+            requests.append(self.context_request(native_id, native_id, replies_count(payload)))
+        return Outcome(records=[record], requests=requests)
 
     def _fetch_orphan_replies(self, spider: Any) -> None:
         """Once the feed walk is complete: the department's feed replies no thread brought in."""

@@ -9,6 +9,14 @@ protocol: a `urlset` of `url/loc` + `lastmod`, or a `sitemapindex` of nested sit
 depth, each once). Only URLs on the site's own origin are followed (the protocol's rule; a hostile
 sitemap cannot send the crawler elsewhere).
 
+Incremental runs: the sitemaps' `lastmod` is the site's own statement of change. With a plan, a
+nested sitemap whose `lastmod` is older than `stop_before` (the recent window's edge) is not fetched,
+and a page whose `lastmod` is not newer than `changed_after` (the newest `lastmod` the last complete
+walk listed) is not fetched but counted as still there (the deletion sweep leaves it); an entry
+without `lastmod` always is fetched. So the window's sitemaps are read every run, and a window page
+missing from them is asked for on its own (404: deleted). Older pages are rechecked by the rotating
+revisit like any platform's threads.
+
 Every HTML page a sitemap lists is one `post` record (a department's website is its publication;
 there are no replies), completing its own "thread". Its images (`<img src>` in the article) are
 fetched as media. A page answering 404 or 410 is gone (the only deletion signal): a `Tombstone`.
@@ -343,14 +351,18 @@ class WebSpider(ApiSpider):
     def on_sitemap(self, payload: Any, ctx: dict[str, Any]) -> Outcome:
         kind, entries = parse_sitemap(payload)
         self._sitemaps_pending -= 1
+        for _loc, lastmod in entries:
+            self.note_seen(lastmod)
         if kind == "sitemapindex":
-            return self._follow_sitemaps([loc for loc, _ in entries])
+            return self._follow_sitemaps([loc for loc, lastmod in entries if not self.older_than_plan(lastmod)])
         outcome = Outcome()
         for loc, lastmod in entries:
             if loc in self._pages_seen or not self.on_site(loc):
                 continue
             self._pages_seen.add(loc)
-            if self.allowed(loc):
+            if self.unchanged(lastmod):
+                self.present.add(page_id(loc))  # unchanged since the last complete walk: still there
+            elif self.allowed(loc):
                 outcome.requests.append(self.page_request(loc, lastmod))
             else:
                 self._blocked.append(self.blocked(loc, "page"))

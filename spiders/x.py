@@ -321,6 +321,10 @@ class XSpider(ApiSpider):
     def first_requests(self) -> list[Request]:
         return [self.feed_request()]
 
+    def revisit_requests(self, native_id: str) -> list[Request]:
+        """An older post (its latest edit) and its conversation."""
+        return [self.object_request(native_id), self.conversation_request(native_id)]
+
     def on_feed(self, payload: Any, ctx: dict[str, Any]) -> Outcome:
         records = parse_page(payload, self.account, default_author=self.account)
         outcome = Outcome(records=records, requests=self.salvage(payload, ctx))

@@ -58,7 +58,7 @@ from urllib.parse import urlencode, urlsplit
 from scrapy.http import Request
 
 from archiver.model import MediaRef, ParsedRecord, Tombstone
-from spiders.base import FEED_PRIORITY, ApiSpider, Outcome, PayloadError
+from spiders.base import FEED_PRIORITY, ApiSpider, Outcome, PayloadError, instant
 from spiders.platform import NativeRule, Platform
 
 PLATFORM = "youtube"
@@ -226,6 +226,17 @@ def playlist_video_ids(payload: Any) -> list[str]:
             resource = _dict(snippet.get("resourceId"), f"items[{index}].snippet.resourceId")
             ids.append(_str(resource, "videoId", f"items[{index}].snippet.resourceId"))
     return ids
+
+
+def playlist_published(payload: Any) -> list[str]:
+    """playlistItems.list page → each item's `contentDetails.videoPublishedAt` that is a string."""
+    found = []
+    for item in _items(payload):
+        details = item.get("contentDetails") if isinstance(item, dict) else None
+        published = details.get("videoPublishedAt") if isinstance(details, dict) else None
+        if isinstance(published, str):
+            found.append(published)
+    return found
 
 
 def _thumbnail(snippet: dict[str, Any]) -> tuple[MediaRef, ...]:
@@ -438,6 +449,30 @@ class YouTubeSpider(ApiSpider):
         self._pending[video_id] -= 1
         done = self._pending[video_id] == 0 and video_id not in self.broken
         return video_id if done else None
+
+    # -- incremental runs and the daily quota ---------------------------------------------------
+
+    def feed_page_oldest(self, payload: Any, ctx: dict[str, Any], outcome: Outcome) -> str | None:
+        """A playlist page's oldest `contentDetails.videoPublishedAt` (its items are ids, not records);
+        a videos.list answer belongs to its playlist page and says nothing of the walk."""
+        if "playlist" not in ctx:
+            return None
+        times = [(instant(published), published) for published in playlist_published(payload)]
+        known = [pair for pair in times if pair[0] is not None]
+        return min(known)[1] if known else None
+
+    def request_cost(self, request: Request) -> int:
+        return quota_cost(request.url)
+
+    def budget_spent(self, status: int, payload: Any) -> str | None:
+        if quota_exceeded(payload):
+            return (f"the YouTube Data API daily quota is spent (HTTP {status} quotaExceeded); it refills at "
+                    "midnight Pacific time")
+        return None
+
+    def revisit_requests(self, native_id: str) -> list[Request]:
+        """An older video (its edits) and its comment threads."""
+        return [self.object_request(native_id), self.threads_request(native_id)]
 
     # -- the deletion sweep --------------------------------------------------------------------
 

@@ -152,6 +152,7 @@ def crawl_sources(session: ArchiveSession, catalog: Catalog, sources: tuple[Sour
                 crawler = process.create_crawler(platform(source.platform).spider)  # check_sources made sure
                 yield process.crawl(crawler, source=source, known=plan.known, skip_threads=plan.skip_threads,
                                     plan=CrawlPlan(stop_before=plan.stop_before, revisit=plan.revisit,
+                                                   changed_after=plan.state.high_water if not plan.full_walk else None,
                                                    quota_units=plan.quota_left,
                                                    media_max_bytes=settings.media_max_bytes,
                                                    media_known=catalog.has_media))
