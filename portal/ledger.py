@@ -26,8 +26,9 @@ from archiver.errors import SunshineError
 from archiver.ledger.note import NoteError, open_checkpoint, parse_verifier_key
 from archiver.ledger.policy import evaluate
 from archiver.ledger.proof import capture_fields
-from archiver.ledger.reader import LedgerObjectError, LogReader, MissingTileError
+from archiver.ledger.reader import CHECKPOINTS_PREFIX, LedgerObjectError, LogReader, MissingTileError
 from archiver.ledger.tiles import TILE_WIDTH, TileRef, parse_tile_path
+from archiver.ledger.timestamp import TOKEN_SUFFIX, parse_timestamp_key, timestamp_key
 from portal.backends import STORE_PART, BackendDown, store
 
 bp = Blueprint("ledger", __name__)
@@ -88,11 +89,27 @@ def checkpoint() -> Response:
 
 @bp.get("/ledger/checkpoints/<size>")
 def kept_checkpoint(size: str) -> Response:
-    """Every checkpoint ever signed (`ledger/checkpoints/<size>`): old roots for consistency proofs."""
+    """Every checkpoint ever signed (`ledger/checkpoints/<size>`): old roots for consistency proofs;
+    and beside each, the RFC 3161 tokens that time-stamp it (`<size>.<tsa>.tsr`)."""
+    if size.endswith(TOKEN_SUFFIX):
+        return _timestamp_token(size)
     if len(size) > MAX_NUMBER_DIGITS or not _NUMBER.match(size):
         abort(404, "There is no checkpoint at this address.")
     text = _stored_text(lambda: reader().read_kept_checkpoint(int(size)), f"No checkpoint of size {size} was signed.")
     return _text(text, IMMUTABLE_CACHE)
+
+
+def _timestamp_token(name: str) -> Response:
+    """One stored time-stamp token, byte for byte, so anyone can run `openssl ts -verify` on it."""
+    parsed = parse_timestamp_key(CHECKPOINTS_PREFIX + name) if len(name) <= 80 else None
+    if parsed is None:
+        abort(404, "There is no time-stamp token at this address.")
+    try:
+        token = store().get(timestamp_key(*parsed))
+    except KeyError:
+        abort(404, f"No time-stamp token {name} is kept.")
+    return Response(token, content_type="application/timestamp-reply",
+                    headers={"Cache-Control": IMMUTABLE_CACHE})
 
 
 @bp.get("/ledger/key")

@@ -197,3 +197,21 @@ def test_token_keys_round_trip_and_are_never_checkpoint_keys(size, name):
     assert parse_timestamp_key(key) == (size, name)
     assert not key[len(log.CHECKPOINTS_PREFIX):].isdigit()
     assert parse_timestamp_key(f"{log.CHECKPOINTS_PREFIX}{size}") is None
+
+
+def test_the_portal_serves_each_token_byte_for_byte_and_nothing_else(stamped):
+    from portal import create_app
+
+    store = LocalStore(stamped / "store")
+    size = checkpoint_sizes(store)[-1]
+    client = create_app(load_config(stamped / "sunshine.toml"), settings={"RATE_LIMIT_PER_MINUTE": 0}).test_client()
+
+    served = client.get(f"/ledger/checkpoints/{size}.{TSA_NAME}.tsr")
+
+    assert served.status_code == 200 and served.content_type == "application/timestamp-reply"
+    assert served.data == store.get(timestamp_key(size, TSA_NAME))
+    assert "immutable" in served.headers["Cache-Control"]
+    for junk in (f"{size}.other-tsa.tsr", f"{size + 100}.{TSA_NAME}.tsr", f"0{size}.{TSA_NAME}.tsr",
+                 f"{size}.../key.tsr", f"{size}.{'a' * 500}.tsr", f"{size}.{TSA_NAME}.tsr.tsr"):
+        assert client.get(f"/ledger/checkpoints/{junk}").status_code == 404, junk
+    assert client.get(f"/ledger/checkpoints/{size}").status_code == 200
