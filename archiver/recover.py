@@ -47,7 +47,9 @@ from archiver.errors import SunshineError
 from archiver.holds import HOLD_PREFIX
 from archiver.ledger.log import CHECKPOINTS_PREFIX
 from archiver.ledger.reader import LogReader
+from archiver.ledger.timestamp import parse_timestamp_key
 from archiver.ledger_check import note_checkpoint
+from archiver.ledger_timestamps import TIMESTAMP_ACTION
 from archiver.manifests import capture_entries, published_entries, read_manifests
 from archiver.model import Version, WarcRef
 from archiver.readmodel import RECORD_FIELDS
@@ -337,11 +339,17 @@ def _write_audit(catalog: Catalog, tx: Transaction, found: _Found) -> None:
 
 
 def _note_checkpoints(catalog: Catalog, store: ObjectStore) -> int:
-    """Every kept checkpoint into the audit trail, so `verify` notices if one disappears later."""
+    """Every kept checkpoint and time-stamp token into the audit trail, so `verify` notices if one
+    disappears or is swapped later (tokens are checked against their TSA by `verify` itself)."""
     reader = LogReader(store)
     count = 0
     for item in store.list(CHECKPOINTS_PREFIX):
         tail = item.key[len(CHECKPOINTS_PREFIX):]
+        if parse_timestamp_key(item.key) is not None:
+            with catalog.transaction() as tx:
+                catalog.audit_once(tx, utc_now(), "archiver", TIMESTAMP_ACTION,
+                                   {"key": item.key, "sha256": sha256_hex(store.get(item.key))})
+            continue
         text = reader.read_kept_checkpoint(int(tail)) if tail.isdigit() else None
         if text is not None:
             note_checkpoint(catalog, text, utc_now())

@@ -215,3 +215,17 @@ def test_the_portal_serves_each_token_byte_for_byte_and_nothing_else(stamped):
                  f"{size}.../key.tsr", f"{size}.{'a' * 500}.tsr", f"{size}.{TSA_NAME}.tsr.tsr"):
         assert client.get(f"/ledger/checkpoints/{junk}").status_code == 404, junk
     assert client.get(f"/ledger/checkpoints/{size}").status_code == 200
+
+
+def test_after_recover_a_removed_token_is_still_named(stamped):
+    from archiver.recover import recover_catalog
+
+    config = load_config(stamped / "sunshine.toml")
+    store = LocalStore(stamped / "store")
+    recover_catalog(config, store, force=True)
+    noted = sorted(row["key"] for row in audit(stamped, TIMESTAMP_ACTION))
+    assert noted == sorted(timestamp_key(size, TSA_NAME) for size in checkpoint_sizes(store))
+
+    store.delete(noted[0])
+
+    assert any(p.startswith(f"{noted[0]}: missing") for p in problems_of(stamped))
