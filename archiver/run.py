@@ -29,8 +29,9 @@ log = logging.getLogger(__name__)
 
 
 # `sunshine archive` exit statuses: 0 every source complete and every capture stored and verified;
-# 1 a capture failed or is still spooled (or a source's credentials were refused: its failed capture
-# says so); EXIT_PAUSED when nothing failed but a source paused on a spent budget (the next run resumes).
+# 1 a capture failed or is still spooled, or a source stopped because its credentials were refused
+# (its summary line names the variable to renew); EXIT_PAUSED when nothing failed but a source paused
+# on a spent budget (the next run resumes).
 EXIT_OK, EXIT_FAILED, EXIT_PAUSED = 0, 1, 3
 
 
@@ -53,8 +54,12 @@ class RunResult:
         return [outcome for outcome in self.sources if outcome.status == "paused"]
 
     @property
+    def stopped(self) -> list[SourceOutcome]:
+        return [outcome for outcome in self.sources if outcome.status == "stopped"]
+
+    @property
     def exit_status(self) -> int:
-        if not self.ok:
+        if not self.ok or self.stopped:
             return EXIT_FAILED
         return EXIT_PAUSED if self.paused else EXIT_OK
 
@@ -134,6 +139,8 @@ def run_archive(config: Config, crawl: Crawl, index, source_name: str | None = N
         checkpoint = _checkpoint(ledger)
         spooled = len(pending_keys(store))
         status = "complete" if stats.failed == 0 and spooled == 0 else "incomplete"
+        if any(outcome.status == "stopped" for outcome in outcomes):
+            status = "incomplete"
         if status == "complete" and any(outcome.status == "paused" for outcome in outcomes):
             status = "paused"
         catalog.finish_run(run_id, utc_now(), status, stats.as_dict() | {

@@ -308,7 +308,7 @@ class ApiSpider(scrapy.Spider):
         """Stop asking the platform (the first reason is kept); requests not yet sent are deferred."""
         if self.halted is None:
             self.halted = reason
-            logger.warning("%s: %s", self.source.name, reason)
+            logger.info("%s: %s", self.source.name, reason)  # the run summary's line for the source says it
 
     def admit(self, request: Request) -> bool:
         """Whether `request` may be sent now (the retry middleware asks before each download)."""
@@ -345,13 +345,18 @@ class ApiSpider(scrapy.Spider):
                 self.halt(spent)
                 yield self._capture(exchange_of(response), Outcome())
                 return
+            if response.status != 200 and self.token_rejected(response.status, payload):
+                # The exchange is kept, but it is not a failed capture: the source's one summary line
+                # ("stopped", naming the variable to renew) says it, and the run exits 1 for it.
+                self.token_refused = True
+                self._note_failure(ctx)
+                where = (f"renew the token in environment variable {self.source.token_env}"
+                         if self.source.token_env else "name a token's environment variable in token_env")
+                self.halt(f"the platform refused the credentials (HTTP {response.status}); {where}")
+                yield self._capture(exchange_of(response), Outcome())
+                return
             if response.status != 200:
                 outcome = self.http_error(response.status, payload, ctx)
-                if self.token_rejected(response.status, payload):
-                    self.token_refused = True
-                    where = (f"renew the token in environment variable {self.source.token_env}"
-                             if self.source.token_env else "name a token's environment variable in token_env")
-                    self.halt(f"the platform refused the credentials (HTTP {response.status}); {where}")
             else:
                 outcome = self._run_handler(handler, payload, ctx)
                 if ctx.get("feed") and outcome.error is None:
