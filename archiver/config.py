@@ -104,6 +104,17 @@ class TimestampAuthority:
     ca_file: Path
 
 
+# Florida's public-records exemptions most often met in police social media (Fla. Stat. ch. 119):
+# a department elsewhere lists its own statutes under `[redaction] bases`.
+DEFAULT_REDACTION_BASES = (
+    "Fla. Stat. 119.071(2)(f)",  # confidential informant / active criminal investigative information
+    "Fla. Stat. 119.071(2)(h)",  # identity of a victim of a sexual offense
+    "Fla. Stat. 119.071(2)(j)",  # victim's address and phone number, on request
+    "Fla. Stat. 119.071(5)(a)",  # social security numbers
+    "Fla. Stat. 985.04(1)",  # juvenile (minor) offender records
+)
+
+
 @dataclass(frozen=True)
 class Config:
     path: Path
@@ -124,6 +135,9 @@ class Config:
     # `[ledger] witness_policy`: the C2SP tlog-policy naming the witnesses that must cosign a
     # checkpoint before it is published as the latest (`archiver.ledger.policy`); None = no witnesses.
     witness_policy: Policy | None = None
+    # `[redaction] bases`: the legal bases (statute citations) a clerk may name for a redaction;
+    # a redaction naming any other is refused (`archiver.redaction`).
+    redaction_bases: tuple[str, ...] = DEFAULT_REDACTION_BASES
 
     @property
     def base_dir(self) -> Path:
@@ -156,7 +170,7 @@ def load_config(path: Path | str | None = None) -> Config:
 def parse_config(data: dict[str, Any], path: Path) -> Config:
     reader = _Reader(path)
     base = path.parent
-    known = {"department", "storage", "search", "sources", "catalog", "ledger", "portal", "archive"}
+    known = {"department", "storage", "search", "sources", "catalog", "ledger", "portal", "archive", "redaction"}
     reader.no_unknown(data, known, "")
     department = reader.table(data, "department")
     reader.no_unknown(department, {"name"}, "department")
@@ -179,7 +193,23 @@ def parse_config(data: dict[str, Any], path: Path) -> Config:
         archive=_archive(reader, reader.table(data, "archive")),
         timestamp_authorities=_timestamp_authorities(reader, ledger, base),
         witness_policy=_witness_policy(reader, ledger, base),
+        redaction_bases=_redaction_bases(reader, reader.table(data, "redaction")),
     )
+
+
+def _redaction_bases(reader: _Reader, table: dict[str, Any]) -> tuple[str, ...]:
+    """`[redaction] bases`: a non-empty list of distinct, non-empty statute citations."""
+    reader.no_unknown(table, {"bases"}, "redaction")
+    if "bases" not in table:
+        return DEFAULT_REDACTION_BASES
+    value = table["bases"]
+    expected = "a non-empty array of distinct statute citations (strings)"
+    if not isinstance(value, list) or not value or not all(isinstance(item, str) and item.strip() for item in value):
+        raise reader._fail("redaction", "bases", expected, value)
+    bases = tuple(item.strip() for item in value)
+    if len(set(bases)) != len(bases):
+        raise reader._fail("redaction", "bases", expected, value)
+    return bases
 
 
 def _witness_policy(reader: _Reader, ledger: dict[str, Any], base: Path) -> Policy | None:
