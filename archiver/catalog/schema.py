@@ -183,6 +183,36 @@ CREATE TABLE media_problems (
     at TEXT NOT NULL
 );
 """),
+    Migration(5, "clerk accounts (argon2 hashes only, failed-login lockout, a session epoch that ends old sessions "
+                 "on a reset or disable), disposition runs awaiting a records manager's approval (the dry run's "
+                 "list, run exactly as approved), and the audit trail by time, actor and action", """
+CREATE TABLE users (
+    username TEXT PRIMARY KEY,
+    role TEXT NOT NULL,
+    password_hash TEXT NOT NULL,
+    disabled INTEGER NOT NULL DEFAULT 0,
+    failed_logins INTEGER NOT NULL DEFAULT 0,
+    locked_until TEXT,
+    session_epoch INTEGER NOT NULL DEFAULT 0,
+    created_at TEXT NOT NULL,
+    created_by TEXT NOT NULL,
+    password_changed_at TEXT NOT NULL,
+    last_login_at TEXT
+);
+CREATE TABLE disposition_approvals (
+    approval_id TEXT PRIMARY KEY,
+    status TEXT NOT NULL,
+    proposed_at TEXT NOT NULL,
+    proposed_by TEXT NOT NULL,
+    due TEXT NOT NULL,
+    due_sha256 TEXT NOT NULL,
+    decided_at TEXT,
+    decided_by TEXT,
+    outcome TEXT
+);
+CREATE INDEX audit_at ON audit(at);
+CREATE INDEX audit_actor ON audit(actor, at);
+"""),
 )
 SCHEMA_VERSION = MIGRATIONS[-1].version
 
