@@ -22,7 +22,9 @@ import logging
 import sqlite3
 from pathlib import Path
 
+from archiver.catalog.approvals import ApprovalRow, ApprovalRows
 from archiver.catalog.audit import AuditRows
+from archiver.catalog.audit_trail import AuditEntry, AuditTrailRows
 from archiver.catalog.dispositions import DispositionRows, RetentionCandidate
 from archiver.catalog.holds import Hold, HoldRows
 from archiver.catalog.ledger import LedgerRows, LoggedCapture, Publication, append_ledger_entry
@@ -32,11 +34,12 @@ from archiver.catalog.rows import Transaction
 from archiver.catalog.runs import RunRows
 from archiver.catalog.schema import MIGRATIONS, SCHEMA, SCHEMA_VERSION, Migration, migrate, statements
 from archiver.catalog.sources import SourceRows, SourceState
+from archiver.catalog.users import UserRow, UserRows
 
 __all__ = [
-    "MIGRATIONS", "SCHEMA", "SCHEMA_VERSION", "Catalog", "Hold", "LatestVersion", "LoggedCapture", "Migration",
-    "NativeVersion", "ObjectRow", "Publication", "RecordRow", "RetentionCandidate", "SourceState", "Transaction", "VersionRow",
-    "append_ledger_entry", "migrate", "statements",
+    "MIGRATIONS", "SCHEMA", "SCHEMA_VERSION", "ApprovalRow", "AuditEntry", "Catalog", "Hold", "LatestVersion", "LoggedCapture", "Migration",
+    "NativeVersion", "ObjectRow", "Publication", "RecordRow", "RetentionCandidate", "SourceState", "Transaction", "UserRow",
+    "VersionRow", "append_ledger_entry", "migrate", "statements",
 ]
 
 log = logging.getLogger(__name__)
@@ -45,7 +48,7 @@ _COUNTED = ("records", "versions", "objects", "ledger", "failed_captures", "runs
 
 
 class Catalog(RecordRows, ObjectRows, LedgerRows, HoldRows, DispositionRows, RunRows, AuditRows,
-              SourceRows):
+              SourceRows, UserRows, ApprovalRows, AuditTrailRows):
     """The SQLite catalog. Use `transaction()` for every write so a crash leaves no half state."""
 
     def __init__(self, path: Path) -> None:
