@@ -30,6 +30,7 @@ from archiver.catalog.holds import Hold, HoldRows
 from archiver.catalog.ledger import LedgerRows, LoggedCapture, Publication, append_ledger_entry
 from archiver.catalog.objects import ObjectRow, ObjectRows
 from archiver.catalog.records import LatestVersion, NativeVersion, RecordRow, RecordRows, VersionRow
+from archiver.catalog.redactions import Redaction, RedactionChange, RedactionRows
 from archiver.catalog.rows import Transaction
 from archiver.catalog.runs import RunRows
 from archiver.catalog.schema import MIGRATIONS, SCHEMA, SCHEMA_VERSION, Migration, migrate, statements
@@ -38,7 +39,7 @@ from archiver.catalog.users import UserRow, UserRows
 
 __all__ = [
     "MIGRATIONS", "SCHEMA", "SCHEMA_VERSION", "ApprovalRow", "AuditEntry", "Catalog", "Hold", "LatestVersion", "LoggedCapture", "Migration",
-    "NativeVersion", "ObjectRow", "Publication", "RecordRow", "RetentionCandidate", "SourceState", "Transaction", "UserRow",
+    "NativeVersion", "ObjectRow", "Publication", "RecordRow", "Redaction", "RedactionChange", "RetentionCandidate", "SourceState", "Transaction", "UserRow",
     "VersionRow", "append_ledger_entry", "migrate", "statements",
 ]
 
@@ -48,7 +49,8 @@ _COUNTED = ("records", "versions", "objects", "ledger", "failed_captures", "runs
 
 
 class Catalog(RecordRows, ObjectRows, LedgerRows, HoldRows, DispositionRows, RunRows, AuditRows,
-              SourceRows, UserRows, ApprovalRows, AuditTrailRows):
+              SourceRows, UserRows, ApprovalRows, AuditTrailRows,
+              RedactionRows):
     """The SQLite catalog. Use `transaction()` for every write so a crash leaves no half state."""
 
     def __init__(self, path: Path) -> None:

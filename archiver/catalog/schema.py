@@ -213,6 +213,35 @@ CREATE TABLE disposition_approvals (
 CREATE INDEX audit_at ON audit(at);
 CREATE INDEX audit_actor ON audit(actor, at);
 """),
+    Migration(6, "redactions: each redaction of a record (whole, a text span or media, with its legal basis; "
+                 "removed ones kept), and every revision of a record's redaction state with its store document "
+                 "and ledger entry; versions by WARC member, to find every record a redacted capture holds", """
+CREATE TABLE redactions (
+    redaction_id TEXT PRIMARY KEY,
+    record_id TEXT NOT NULL,
+    scope TEXT NOT NULL,
+    target TEXT,
+    basis TEXT NOT NULL,
+    note TEXT NOT NULL DEFAULT '',
+    added_at TEXT NOT NULL,
+    added_by TEXT NOT NULL,
+    removed_at TEXT,
+    removed_by TEXT
+);
+CREATE INDEX redactions_record ON redactions(record_id);
+CREATE TABLE redaction_log (
+    record_id TEXT NOT NULL,
+    revision INTEGER NOT NULL,
+    action TEXT NOT NULL,
+    redaction_id TEXT NOT NULL,
+    at TEXT NOT NULL,
+    by TEXT NOT NULL,
+    document TEXT NOT NULL,
+    ledger_index INTEGER,
+    PRIMARY KEY (record_id, revision)
+);
+CREATE INDEX versions_warc_member ON versions(warc_key, warc_offset);
+"""),
 )
 SCHEMA_VERSION = MIGRATIONS[-1].version
 
