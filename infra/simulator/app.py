@@ -108,7 +108,7 @@ class SimulatorApp:
                 if keyed:
                     self._remember(target, reply)
         if fault is not None:
-            reply = apply_fault(reply, fault)
+            reply = apply_fault(reply, fault, profile.first_record)
         return reply
 
     def _remember(self, target: str, reply: Reply) -> None:

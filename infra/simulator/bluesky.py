@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from infra.simulator import ids
-from infra.simulator.profile import Profile, Route
+from infra.simulator.profile import Profile, RecordFields, Route
 from infra.simulator.text import DEPARTMENT_NAME
 from infra.simulator.wire import Reply, json_reply
 
@@ -308,9 +308,22 @@ def unsupported_method(target: str) -> Reply:
     return error(404, "MethodNotImplemented", "Method Not Implemented")
 
 
+def first_record(doc: Any) -> RecordFields | None:
+    """The first post of a feed page (`feed[0].post`), a thread (`thread.post`) or `getPosts`, for faults."""
+    post: Any = None
+    if isinstance(doc, dict) and isinstance(doc.get("feed"), list) and doc["feed"]:
+        post = doc["feed"][0].get("post") if isinstance(doc["feed"][0], dict) else None
+    elif isinstance(doc, dict) and isinstance(doc.get("thread"), dict):
+        post = doc["thread"].get("post")
+    elif isinstance(doc, dict) and isinstance(doc.get("posts"), list) and doc["posts"]:
+        post = doc["posts"][0]
+    return RecordFields(post, "uri", "record.text", "record.createdAt") if isinstance(post, dict) else None
+
+
 PROFILE = Profile(
     name=BLUESKY, prefix="/bluesky", api_path="/bluesky", account=BLUESKY_HANDLE, token_required=False,
     feed_has_replies=True, hides_comments=False, setup=setup, assign_ids=assign_ids,
     timestamp=ids.bluesky_time, author_label=author_handle, account_state=account_state, handle=handle,
     throttled=throttled, unsupported_method=unsupported_method,
+    first_record=first_record,
 )

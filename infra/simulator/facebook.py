@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
 from infra.simulator import ids
-from infra.simulator.profile import Profile, Route
+from infra.simulator.profile import Profile, RecordFields, Route
 from infra.simulator.text import DEPARTMENT_NAME
 from infra.simulator.wire import Reply, json_reply
 
@@ -278,9 +278,19 @@ def unsupported_method(target: str) -> Reply:
     return graph_error("Unsupported method", "OAuthException", 100, trace=target)
 
 
+def first_record(doc: Any) -> RecordFields | None:
+    """The first post or comment of a Graph page (`data[0]`), or the one object asked for, for faults."""
+    obj = doc.get("data") if isinstance(doc, dict) else None
+    obj = (obj[0] if obj else None) if isinstance(obj, list) else doc
+    if not isinstance(obj, dict) or "id" not in obj:
+        return None
+    return RecordFields(obj, "id", "message", "created_time")
+
+
 PROFILE = Profile(
     name=FACEBOOK, prefix="/facebook", api_path="/facebook/v21.0", account=FACEBOOK_PAGE_ID, token_required=True,
     feed_has_replies=False, hides_comments=True, setup=setup, assign_ids=assign_ids,
     timestamp=ids.facebook_time, author_label=author_label, account_state=account_state, handle=handle,
     throttled=throttled, unsupported_method=unsupported_method,
+    first_record=first_record,
 )

@@ -5,8 +5,10 @@ and how many times (`count`, None = every match). The server applies the first l
 matches to the answer it would have sent. Kinds:
 
 - `truncated_json`: the body cut in half (unparseable JSON), status 200.
-- `missing_id`: the first post/comment in the payload loses its `id` (Facebook) or `uri` (Bluesky).
-- `wrong_types`: the first post/comment gets a number for its text, null for its time, a number id.
+- `missing_id`: the first record of a JSON answer loses its native id (Facebook's `id`, Bluesky's
+  `uri`, ...): where the record sits and what its fields are called is the platform profile's
+  `first_record` (profile.py), whatever the answer's shape (a page, a thread, a list, one object).
+- `wrong_types`: that record gets a number for its id and text and null for its time.
 - `server_error`: HTTP 500 with an HTML body.
 - `empty_body`: status 200, `Content-Length: 0`.
 - `html`: status 200 with an HTML page instead of JSON (a proxy or captive portal).
@@ -16,10 +18,14 @@ from __future__ import annotations
 
 import json
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
+from infra.simulator.profile import RecordFields
 from infra.simulator.wire import Reply, encode_json
+
+FirstRecord = Callable[[Any], RecordFields | None]
 
 FAULT_KINDS = ("truncated_json", "missing_id", "wrong_types", "server_error", "empty_body", "html")
 
@@ -29,53 +35,45 @@ class Fault:
     kind: str
     path_contains: str = ""  # substring of the request target (path and query string)
     count: int | None = 1  # matching requests to break; None = all of them
-    platform: str | None = None  # "bluesky" | "facebook" | None for any
+    platform: str | None = None  # a profile's name, None for any
 
     def __post_init__(self) -> None:
         if self.kind not in FAULT_KINDS:
             raise ValueError(f"unknown fault kind {self.kind!r}; expected one of {', '.join(FAULT_KINDS)}")
 
 
-def _first_item(doc: Any) -> dict[str, Any] | None:
-    """The first post/comment object in a Bluesky or Facebook payload."""
-    if not isinstance(doc, dict):
-        return None
-    if isinstance(doc.get("data"), list):
-        return doc["data"][0] if doc["data"] else None
-    if isinstance(doc.get("feed"), list):
-        return doc["feed"][0]["post"] if doc["feed"] else None
-    if isinstance(doc.get("thread"), dict):
-        return doc["thread"].get("post")
-    if isinstance(doc.get("posts"), list):
-        return doc["posts"][0] if doc["posts"] else None
-    return doc if "id" in doc else None
+def _parent(obj: dict[str, Any], path: str) -> tuple[dict[str, Any] | None, str]:
+    """The dict holding the last key of a dotted `path` in `obj` (None if the way is not all dicts)."""
+    *way, key = path.split(".")
+    holder: Any = obj
+    for step in way:
+        holder = holder.get(step) if isinstance(holder, dict) else None
+    return (holder if isinstance(holder, dict) else None), key
 
 
-def _mutate(reply: Reply, kind: str) -> Reply:
+def _mutate(reply: Reply, kind: str, first_record: FirstRecord | None) -> Reply:
     try:
         doc = json.loads(reply.body)
     except ValueError:
         return reply
-    item = _first_item(doc)
-    if item is None:
+    fields = first_record(doc) if first_record is not None else None
+    if fields is None:
         return reply
     if kind == "missing_id":
-        item.pop("id", None)
-        item.pop("uri", None)
+        holder, key = _parent(fields.obj, fields.id)
+        if holder is not None:
+            holder.pop(key, None)
     else:
-        if "id" in item:
-            item["id"] = 12345
-            item["message"] = 12345
-            item["created_time"] = None
-        if isinstance(item.get("record"), dict):
-            item["record"]["text"] = 12345
-            item["record"]["createdAt"] = None
-            item["uri"] = 12345
+        for path, value in ((fields.id, 12345), (fields.text, 12345), (fields.time, None)):
+            holder, key = _parent(fields.obj, path)
+            if holder is not None:
+                holder[key] = value
     return replace(reply, body=encode_json(doc), cacheable=False)
 
 
-def apply_fault(reply: Reply, kind: str) -> Reply:
-    """`reply` broken the way `kind` says."""
+def apply_fault(reply: Reply, kind: str, first_record: FirstRecord | None = None) -> Reply:
+    """`reply` broken the way `kind` says; `missing_id` and `wrong_types` break the record the
+    platform profile's `first_record` finds (an answer without one is left as it is)."""
     if kind == "truncated_json":
         return replace(reply, body=reply.body[: len(reply.body) // 2], cacheable=False)
     if kind == "server_error":
@@ -86,7 +84,7 @@ def apply_fault(reply: Reply, kind: str) -> Reply:
     if kind == "html":
         return Reply(200, b"<!doctype html><html><body>Please log in to continue.</body></html>",
                      "text/html; charset=utf-8", cacheable=False)
-    return _mutate(reply, kind)
+    return _mutate(reply, kind, first_record)
 
 
 class FaultSet:

@@ -7,9 +7,9 @@ Comment (`/{ig-comment-id}`, its `/replies` edge oldest first). Every request ne
 token (`access_token` or an `Authorization: OAuth|Bearer` header), else Graph error 190.
 
 Instagram keeps replies one level deep: a top-level comment's `replies` holds every reply in its
-thread, and a reply names the comment it answers in `parent_id`. The world nests replies deeper, so
-here `parent_id` is the world's parent (on Instagram it would be the top-level comment); a spider
-that reads `parent_id` is right on both.
+thread, and a reply names the comment it answers in `parent_id`, always that top-level comment. The
+profile's `max_depth=2` keeps the world to that (a reply answers a top-level comment, never a reply),
+so the ground truth is what Instagram can state.
 
 Every post has at least one image (Instagram has no text-only media): one image is an `IMAGE`, more
 a `CAROUSEL_ALBUM` with `children`. `fields=` selects top-level fields as Graph does, a field the
@@ -41,7 +41,7 @@ from infra.simulator.facebook import (
     not_found,
     requested_fields,
 )
-from infra.simulator.profile import Profile, Route
+from infra.simulator.profile import Profile, RecordFields, Route
 from infra.simulator.text import DEPARTMENT_NAME
 from infra.simulator.wire import Reply, json_reply
 
@@ -316,9 +316,19 @@ def unsupported_method(target: str) -> Reply:
     return graph_error("Unsupported method", "OAuthException", 100, trace=target)
 
 
+def first_record(doc: Any) -> RecordFields | None:
+    """The first media or comment of a Graph page (`data[0]`), or the one object asked for, for faults."""
+    obj = doc.get("data") if isinstance(doc, dict) else None
+    obj = (obj[0] if obj else None) if isinstance(obj, list) else doc
+    if not isinstance(obj, dict) or "id" not in obj:
+        return None
+    return RecordFields(obj, "id", "caption" if "media_type" in obj or "caption" in obj else "text", "timestamp")
+
+
 PROFILE = Profile(
     name=INSTAGRAM, prefix="/instagram", api_path="/instagram/v21.0", account=INSTAGRAM_USER_ID,
     token_required=True, feed_has_replies=False, hides_comments=True, setup=setup, assign_ids=assign_ids,
     timestamp=ids.facebook_time, author_label=author_label, account_state=account_state, handle=handle,
-    throttled=throttled, unsupported_method=unsupported_method,
+    throttled=throttled, unsupported_method=unsupported_method, max_depth=2,
+    first_record=first_record,
 )

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
 from infra.simulator import ids
-from infra.simulator.profile import Profile, Route
+from infra.simulator.profile import Profile, RecordFields, Route
 from infra.simulator.text import DEPARTMENT_NAME
 from infra.simulator.wire import Reply, json_reply
 
@@ -288,9 +288,24 @@ def unsupported_method(target: str) -> Reply:
     return error(404, NOT_FOUND)
 
 
+def first_record(doc: Any) -> RecordFields | None:
+    """The first Status of an array, of a Context (`ancestors`, then `descendants`) or a lone Status,
+    for faults."""
+    status: Any = None
+    if isinstance(doc, list):
+        status = doc[0] if doc else None
+    elif isinstance(doc, dict) and ("ancestors" in doc or "descendants" in doc):
+        statuses = [s for key in ("ancestors", "descendants") for s in doc.get(key) or ()]
+        status = statuses[0] if statuses else None
+    elif isinstance(doc, dict) and "id" in doc and "error" not in doc:
+        status = doc
+    return RecordFields(status, "id", "content", "created_at") if isinstance(status, dict) else None
+
+
 PROFILE = Profile(
     name=MASTODON, prefix="/mastodon", api_path="/mastodon", account=MASTODON_ACCOUNT_ID, token_required=False,
     feed_has_replies=True, hides_comments=False, setup=setup, assign_ids=assign_ids,
     timestamp=timestamp, author_label=author_acct, account_state=account_state, handle=handle,
     throttled=throttled, unsupported_method=unsupported_method,
+    first_record=first_record,
 )

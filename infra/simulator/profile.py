@@ -35,6 +35,18 @@ class Route:
 
 
 @dataclass(frozen=True)
+class RecordFields:
+    """The first record of a JSON answer, for the `missing_id` and `wrong_types` faults (faults.py):
+    `obj` the record object as the answer holds it, and dotted paths in it (`record.text`) to its
+    native id, its text and its time."""
+
+    obj: dict[str, Any]
+    id: str
+    text: str
+    time: str
+
+
+@dataclass(frozen=True)
 class Profile:
     """One simulated platform.
 
@@ -57,6 +69,9 @@ class Profile:
     False the world deals it none, its hostile texts are posts, and each step also deletes and edits
     one of its posts, so its few records still change. `lone_surrogates`: its wire format can carry a
     lone surrogate (JSON's `\\ud800` escape can; XML and HTML cannot), else the world gives it none.
+    `first_record(doc)`: where a parsed JSON answer (feed page, thread, object) keeps its first record,
+    or None; the platform's mirror of its spider's `iter_raw_objects`, so faults break a field the
+    spider reads whatever the answer's shape. None for a platform that does not answer in JSON.
     """
 
     name: str
@@ -77,6 +92,7 @@ class Profile:
     max_depth: int = 5
     has_replies: bool = True
     lone_surrogates: bool = True
+    first_record: Callable[[Any], RecordFields | None] | None = None
 
     def owns(self, path: str) -> bool:
         """Whether a request path is this platform's."""

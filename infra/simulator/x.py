@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 from infra.simulator import ids
 from infra.simulator.facebook import header_token
-from infra.simulator.profile import Profile, Route
+from infra.simulator.profile import Profile, RecordFields, Route
 from infra.simulator.text import DEPARTMENT_NAME
 from infra.simulator.wire import Reply, json_reply
 
@@ -310,9 +310,17 @@ def unsupported_method(target: str) -> Reply:
     return json_reply(404, {"errors": [{"message": "Sorry, that page does not exist", "code": 34}]})
 
 
+def first_record(doc: Any) -> RecordFields | None:
+    """The first post of `data` (a list of posts, or the one post a lookup by id answers), for faults."""
+    obj = doc.get("data") if isinstance(doc, dict) else None
+    obj = (obj[0] if obj else None) if isinstance(obj, list) else obj
+    return RecordFields(obj, "id", "text", "created_at") if isinstance(obj, dict) else None
+
+
 PROFILE = Profile(
     name=X, prefix="/x", api_path="/x/2", account=X_USER_ID, token_required=True,
     feed_has_replies=True, hides_comments=False, setup=setup, assign_ids=assign_ids,
     timestamp=timestamp, author_label=author_label, account_state=account_state, handle=handle,
     throttled=throttled, unsupported_method=unsupported_method,
+    first_record=first_record,
 )

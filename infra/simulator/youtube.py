@@ -28,7 +28,7 @@ from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from infra.simulator import ids
-from infra.simulator.profile import Profile, Route
+from infra.simulator.profile import Profile, RecordFields, Route
 from infra.simulator.text import DEPARTMENT_NAME
 from infra.simulator.wire import Reply, json_reply
 
@@ -406,9 +406,24 @@ def unsupported_method(target: str) -> Reply:
     return google_error(405, "Method not allowed", "methodNotAllowed")
 
 
+def first_record(doc: Any) -> RecordFields | None:
+    """The first resource of `items`: a comment thread's top-level comment, a comment or a video, for faults."""
+    items = doc.get("items") if isinstance(doc, dict) else None
+    item = items[0] if isinstance(items, list) and items and isinstance(items[0], dict) else None
+    if item is None:
+        return None
+    snippet = item.get("snippet")
+    top = snippet.get("topLevelComment") if isinstance(snippet, dict) else None
+    if isinstance(top, dict):
+        return RecordFields(top, "id", "snippet.textOriginal", "snippet.publishedAt")
+    text = "snippet.description" if item.get("kind") == "youtube#video" else "snippet.textOriginal"
+    return RecordFields(item, "id", text, "snippet.publishedAt")
+
+
 PROFILE = Profile(
     name=YOUTUBE, prefix="/youtube", api_path="/youtube/v3", account=YOUTUBE_CHANNEL_ID, token_required=True,
     feed_has_replies=False, hides_comments=False, setup=setup, assign_ids=assign_ids, timestamp=ids.rfc3339,
     author_label=author_label, account_state=account_state, handle=handle, throttled=throttled,
     unsupported_method=unsupported_method, max_depth=2,
+    first_record=first_record,
 )

@@ -87,7 +87,7 @@ def test_comments_inline_replies_and_replies_edge_hold_each_thread_once(app: Sim
             assert ("next" in inline.get("paging", {})) == (pages > 1)
             paged_replies |= pages > 1
             for reply in everything:
-                assert reply["parent_id"] == records[reply["id"]].parent_id
+                assert reply["parent_id"] == records[reply["id"]].parent_id == comment["id"]  # one level deep
                 seen.append(reply["id"])
         assert sorted(seen) == sorted(nid for nid, r in records.items() if r.thread_id == post.native_id
                                       and r.kind == "reply")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import socket
 from collections.abc import Callable, Iterator
 
@@ -9,7 +10,7 @@ import pytest
 
 from archiver.config import SourceConfig
 from archiver.model import Capture
-from infra.simulator import FACEBOOK_PAGE_ID, start_simulator
+from infra.simulator import FACEBOOK_PAGE_ID, PROFILES, start_simulator
 from infra.simulator.faults import Fault
 from spiders.registry import PLATFORMS
 from tests.spiders.conftest import CrawlResult, run_crawl, source_for
@@ -126,3 +127,33 @@ def test_unparseable_answer_is_a_failed_capture_and_the_crawl_goes_on(make_sim, 
         completed - {target.completes_thread} - lost  # a lost feed entry's own page is never asked for
     posts = {r.native_id for r in sim.world.records() if r.platform == platform and r.kind == "post"}
     assert {r.native_id for r in clean.records if r.kind == "post"} == posts
+
+
+JSON_PLATFORMS = sorted(name for name, spec in PLATFORMS.items() if spec.spider.payload_format == "JSON")
+
+
+def test_every_json_profile_says_where_its_records_are():
+    assert sorted(name for name, profile in PROFILES.items() if profile.first_record is not None) == JSON_PLATFORMS
+
+
+@pytest.mark.parametrize("kind", ["missing_id", "wrong_types"])
+@pytest.mark.parametrize("platform", JSON_PLATFORMS)
+def test_malformed_record_is_a_failed_capture_naming_its_field(make_sim, clean_crawls, platform, kind):
+    """Generic over the JSON platforms: the first record of one parsed answer loses its id or gets
+    wrong types (where it sits is the profile's `first_record`); that answer is one failed capture
+    naming the field, and only what it alone carried is missing."""
+    clean = clean_crawls(platform)
+    target = _parsed_target(clean)
+    fields = PROFILES[platform].first_record(json.loads(target.exchange.body))
+    assert fields is not None and fields.obj.get(fields.id.split(".")[0]) is not None
+    kept = {r.native_id for c in clean.captures if c.records and c is not target for r in c.records}
+    lost = {r.native_id for r in target.records} - kept
+    path = target.exchange.url.split("://", 1)[1].split("/", 1)[1]
+    sim = make_sim(seed=6, scale=150, platforms=(platform,),
+                   faults=[Fault(kind, path_contains=f"/{path}", count=1, platform=platform)])
+    result = run_crawl(source_for(sim, platform))
+    [error] = result.errors
+    assert error.records == () and error.exchange.url.endswith(f"/{path}") and error.exchange.status == 200
+    id_key = fields.id.rsplit(".", 1)[-1]
+    assert f"{id_key}: expected" in error.error, error.error  # the JSON path of the id it could not read
+    assert {r.native_id for r in result.records} == {r.native_id for r in clean.records} - lost
