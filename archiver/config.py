@@ -35,6 +35,21 @@ class RetentionRule:
     kind: str | None = None
 
 
+RETENTION_TRIGGERS = ("last_capture", "created")
+
+
+@dataclass(frozen=True)
+class RetentionSchedule:
+    """`[[retention.schedules]]`: a record series (a platform and/or kind; None matches any) kept
+    `days` after its trigger event: the record's last capture, or its creation on the platform."""
+
+    series: str
+    days: int
+    trigger: str = "last_capture"
+    platform: str | None = None
+    kind: str | None = None
+
+
 @dataclass(frozen=True)
 class StorageConfig:
     backend: str = "local"
@@ -47,6 +62,21 @@ class StorageConfig:
     retention_days: int = 2555
     retention_rules: tuple[RetentionRule, ...] = ()
     spool_path: Path = Path("spool")
+    # `[retention] schedules`, kept beside the `[storage] retention` rules so disposition reads one
+    # policy (`archiver.retention`): a matching schedule wins over the rules.
+    retention_schedules: tuple[RetentionSchedule, ...] = ()
+
+
+@dataclass(frozen=True)
+class ClerkConfig:
+    """`[clerk]`: the clerk app (`clerk.create_clerk_app`). `secure_cookies`: the session cookie is
+    sent only over HTTPS (turn off only for a clerk app reached over plain HTTP on a private host);
+    `secret_key_path`: the key that signs session cookies, created on first start (mode 0600);
+    `session_hours`: a session ends this long after sign-in."""
+
+    secure_cookies: bool = True
+    secret_key_path: Path = Path("keys/clerk-session.key")
+    session_hours: int = 8
 
 
 @dataclass(frozen=True)
@@ -138,6 +168,7 @@ class Config:
     # `[redaction] bases`: the legal bases (statute citations) a clerk may name for a redaction;
     # a redaction naming any other is refused (`archiver.redaction`).
     redaction_bases: tuple[str, ...] = DEFAULT_REDACTION_BASES
+    clerk: ClerkConfig = field(default_factory=ClerkConfig)
 
     @property
     def base_dir(self) -> Path:
@@ -170,7 +201,8 @@ def load_config(path: Path | str | None = None) -> Config:
 def parse_config(data: dict[str, Any], path: Path) -> Config:
     reader = _Reader(path)
     base = path.parent
-    known = {"department", "storage", "search", "sources", "catalog", "ledger", "portal", "archive", "redaction"}
+    known = {"department", "storage", "search", "sources", "catalog", "ledger", "portal", "archive", "redaction",
+             "retention", "clerk"}
     reader.no_unknown(data, known, "")
     department = reader.table(data, "department")
     reader.no_unknown(department, {"name"}, "department")
@@ -186,7 +218,7 @@ def parse_config(data: dict[str, Any], path: Path) -> Config:
         catalog_path=reader.path(catalog, "path", "catalog", base, "catalog.sqlite"),
         ledger_key_path=key_path,
         ledger_name=reader.string(ledger, "name", "ledger", "sunshine.example/log"),
-        storage=_storage(reader, reader.table(data, "storage"), base),
+        storage=_storage(reader, reader.table(data, "storage"), base, reader.table(data, "retention")),
         search=_search(reader, reader.table(data, "search"), base),
         sources=_sources(reader, data.get("sources", []), base),
         portal_public_url=_public_url(reader, reader.table(data, "portal")),
@@ -194,7 +226,43 @@ def parse_config(data: dict[str, Any], path: Path) -> Config:
         timestamp_authorities=_timestamp_authorities(reader, ledger, base),
         witness_policy=_witness_policy(reader, ledger, base),
         redaction_bases=_redaction_bases(reader, reader.table(data, "redaction")),
+        clerk=_clerk(reader, reader.table(data, "clerk"), base),
     )
+
+
+def _clerk(reader: _Reader, table: dict[str, Any], base: Path) -> ClerkConfig:
+    reader.no_unknown(table, {"secure_cookies", "secret_key_path", "session_hours"}, "clerk")
+    default = ClerkConfig()
+    return ClerkConfig(
+        secure_cookies=reader.boolean(table, "secure_cookies", "clerk", default.secure_cookies),
+        secret_key_path=reader.path(table, "secret_key_path", "clerk", base, str(default.secret_key_path)),
+        session_hours=reader.positive_int(table, "session_hours", "clerk", default.session_hours),
+    )
+
+
+def _retention_schedules(reader: _Reader, table: dict[str, Any]) -> tuple[RetentionSchedule, ...]:
+    """`[[retention.schedules]]`: series (unique), days, optional platform, kind and trigger."""
+    reader.no_unknown(table, {"schedules"}, "retention")
+    schedules: list[RetentionSchedule] = []
+    for index, item in enumerate(reader.array(table, "schedules", "retention")):
+        where = f"retention.schedules[{index}]"
+        if not isinstance(item, dict):
+            raise ConfigError(f"{reader.path_name}: [{where}]: expected a table with series, days, platform, kind, "
+                              "trigger")
+        reader.no_unknown(item, {"series", "days", "platform", "kind", "trigger"}, where)
+        series = reader.string(item, "series", where, None)
+        if any(schedule.series == series for schedule in schedules):
+            raise ConfigError(f"{reader.path_name}: {where}.series: duplicate record series {series!r}")
+        platform = reader.optional_choice(item, "platform", where, PLATFORMS)
+        kind = reader.optional_choice(item, "kind", where, ("post", "reply", "media"))
+        if any((schedule.platform, schedule.kind) == (platform, kind) for schedule in schedules):
+            raise ConfigError(f"{reader.path_name}: {where}: another schedule already covers platform "
+                              f"{platform or 'any'} and kind {kind or 'any'}")
+        schedules.append(RetentionSchedule(
+            series=series, days=reader.positive_int(item, "days", where, None),
+            trigger=reader.choice(item, "trigger", where, RETENTION_TRIGGERS, "last_capture"),
+            platform=platform, kind=kind))
+    return tuple(schedules)
 
 
 def _redaction_bases(reader: _Reader, table: dict[str, Any]) -> tuple[str, ...]:
@@ -292,7 +360,8 @@ def bucket_name_problem(name: str) -> str | None:
     return None
 
 
-def _storage(reader: _Reader, table: dict[str, Any], base: Path) -> StorageConfig:
+def _storage(reader: _Reader, table: dict[str, Any], base: Path,
+             retention: dict[str, Any] | None = None) -> StorageConfig:
     keys = {"backend", "path", "bucket", "endpoint_url", "region", "prefix", "object_lock",
             "retention_days", "retention", "spool_path"}
     reader.no_unknown(table, keys, "storage")
@@ -327,6 +396,7 @@ def _storage(reader: _Reader, table: dict[str, Any], base: Path) -> StorageConfi
         retention_days=reader.positive_int(table, "retention_days", "storage", 2555),
         retention_rules=tuple(rules),
         spool_path=reader.path(table, "spool_path", "storage", base, "spool"),
+        retention_schedules=_retention_schedules(reader, retention or {}),
     )
 
 
