@@ -75,7 +75,7 @@ class RunStats:
     objects_written: int = 0
     bytes_written: int = 0
     index_lagging: int = 0
-    failures: list[str] = field(default_factory=list)
+    failures: list[tuple[str, str]] = field(default_factory=list)  # (source, "url: error")
     media_problems: list[tuple[str, str]] = field(default_factory=list)  # (url, reason): skipped or failed
 
     def versions_added(self) -> int:
@@ -83,7 +83,7 @@ class RunStats:
 
     def as_dict(self) -> dict[str, Any]:
         data = dict(self.__dict__)
-        data["failures"] = self.failures[:50]
+        data["failures"] = [text for _source, text in self.failures[:50]]
         data["media_problems"] = [list(problem) for problem in self.media_problems[:50]]
         data["versions_added"] = self.versions_added()
         return data
@@ -150,7 +150,7 @@ class ArchiveSession:
         self.stats.captures += 1
         if capture.error:
             self.stats.failed += 1
-            self.stats.failures.append(f"{capture.exchange.url}: {capture.error}")
+            self.stats.failures.append((capture.source, f"{capture.exchange.url}: {capture.error}"))
             self.pending.failed.append((capture.exchange.url, capture.error))
         for record in capture.records:
             self._record(record, capture.exchange, ref)

@@ -345,18 +345,19 @@ class ApiSpider(scrapy.Spider):
                 self.halt(spent)
                 yield self._capture(exchange_of(response), Outcome())
                 return
-            if response.status != 200 and self.token_rejected(response.status, payload):
-                # The exchange is kept, but it is not a failed capture: the source's one summary line
-                # ("stopped", naming the variable to renew) says it, and the run exits 1 for it.
-                self.token_refused = True
+            if response.status != 200 and self.token_rejected(response.status, payload) and self.token_refused:
+                # a request already in flight when the first refusal stopped the source: that one's
+                # failed capture and the source's summary line say it; this exchange is just kept
                 self._note_failure(ctx)
-                where = (f"renew the token in environment variable {self.source.token_env}"
-                         if self.source.token_env else "name a token's environment variable in token_env")
-                self.halt(f"the platform refused the credentials (HTTP {response.status}); {where}")
                 yield self._capture(exchange_of(response), Outcome())
                 return
             if response.status != 200:
                 outcome = self.http_error(response.status, payload, ctx)
+                if self.token_rejected(response.status, payload):
+                    self.token_refused = True
+                    where = (f"renew the token in environment variable {self.source.token_env}"
+                             if self.source.token_env else "name a token's environment variable in token_env")
+                    self.halt(f"the platform refused the credentials (HTTP {response.status}); {where}")
             else:
                 outcome = self._run_handler(handler, payload, ctx)
                 if ctx.get("feed") and outcome.error is None:

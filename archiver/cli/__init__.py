@@ -88,15 +88,21 @@ def _print_run(result) -> None:
     if result.spooled:
         click.secho(f"{result.spooled} objects are safely spooled locally but not yet in S3; "
                     f"run `sunshine sync` or archive again when S3 is back", fg="yellow", err=True)
+    # a source stopped on refused credentials gets one line (naming the variable to renew), not
+    # one more per capture the refusal failed
+    stopped = {outcome.source for outcome in result.sources if outcome.status == "stopped"}
     for outcome in result.sources:
         if outcome.status in ("paused", "stopped"):
-            click.secho(outcome.detail, fg="yellow" if outcome.status == "paused" else "red", err=True)
+            failed = sum(1 for source, _text in stats.failures if source == outcome.source and source in stopped)
+            extra = f" ({failed} failed capture{'s' if failed != 1 else ''})" if failed else ""
+            click.secho(outcome.detail + extra, fg="yellow" if outcome.status == "paused" else "red", err=True)
     for url, reason in stats.media_problems[:20]:
         click.secho(f"media {reason}: {url}", fg="yellow", err=True)
-    for failure in stats.failures[:20]:
+    listed = [text for source, text in stats.failures if source not in stopped]
+    for failure in listed[:20]:
         click.secho(f"failed capture: {failure}", fg="red", err=True)
-    if stats.failed > 20:
-        click.secho(f"... and {stats.failed - 20} more failed captures", fg="red", err=True)
+    if len(listed) > 20:
+        click.secho(f"... and {len(listed) - 20} more failed captures", fg="red", err=True)
 
 
 @main.command()
@@ -207,8 +213,10 @@ def _register() -> None:
     from archiver.cli.monitor import monitor
     from archiver.cli.records import hold, retention, sync
     from archiver.cli.recover import recover
+    from archiver.cli.redact import redact
+    from archiver.cli.users import users
 
-    for command in (hold, retention, sync, ledger_group, recover, monitor):
+    for command in (hold, retention, sync, ledger_group, recover, monitor, users, redact):
         main.add_command(command)
 
 
