@@ -21,6 +21,7 @@ log = logging.getLogger(__name__)
 
 TITLES = {
     400: "Bad request", 404: "Not found", 405: "Method not allowed", 429: "Too many requests",
+    451: "Withheld for legal reasons",
     500: "Something went wrong", 503: "Temporarily unavailable",
 }
 
@@ -53,7 +54,7 @@ def init_app(app: Flask) -> None:
 
 def _http_error(exc: HTTPException) -> Response:
     status = exc.code or 500
-    message = exc.description if status in (400, 404) and exc.description else _default_message(status)
+    message = exc.description if status in (400, 404, 451) and exc.description else _default_message(status)
     headers = {}
     if status == 405:
         headers["Allow"] = ", ".join(getattr(exc, "valid_methods", None) or ("GET", "HEAD"))

@@ -10,6 +10,7 @@ from typing import Any
 
 from flask import Blueprint, Response, abort, render_template, request, url_for
 from werkzeug.datastructures import MultiDict
+from werkzeug.exceptions import HTTPException
 
 from archiver.errors import SunshineError
 from archiver.model import RecordDoc
@@ -62,13 +63,14 @@ def record(record_id: str) -> str:
         thread_size = max(thread_size, len(thread))
     versions = _version_rows(doc)
     return render_template("record.html", record=doc, versions=versions, thread=nest(thread),
-                           thread_size=thread_size, thread_shown=len(thread))
+                           thread_size=thread_size, thread_shown=len(thread), withheld_raw=_redacted_bases(doc))
 
 
 @bp.get("/records/<record_id>/raw")
 def raw(record_id: str) -> Response:
     doc = _get_record(record_id)
     version = _pick(doc)
+    _refuse_withheld(doc, version, "raw")
     try:
         sha256, data = archive.read_raw(store(), version)
     except archive.NotStored as exc:
@@ -88,6 +90,7 @@ def capture(record_id: str) -> Response:
     wanted = request.args.get("format", "")
     if wanted not in ("", "warc"):
         abort(400, f"format must be 'warc' or left out, got {wanted!r}")
+    _refuse_withheld(doc, version, "capture")
     try:
         captured = archive.read_capture(store(), version)
     except archive.NotStored as exc:
@@ -141,6 +144,30 @@ def _pick(doc: RecordDoc) -> dict[str, Any]:
         abort(404, str(exc))
 
 
+def _redacted_bases(doc: RecordDoc) -> list[str]:
+    """The legal bases the record's redactions name (none: not redacted)."""
+    return sorted({basis for version in doc.versions for basis in (version.get("withheld") or {}).get("raw", [])})
+
+
+def _refuse_withheld(doc: RecordDoc, version: dict[str, Any], part: str) -> None:
+    """451 Unavailable For Legal Reasons (RFC 7725) for bytes a redaction withholds, naming the basis.
+
+    The read model marks them (`archiver.redaction.apply_redactions`): a redacted record's raw JSON
+    and captures, and any capture (a thread page) that also holds a redacted record.
+    """
+    bases = (version.get("withheld") or {}).get(part)
+    if bases:
+        what = "original JSON" if part == "raw" else "original capture"
+        raise Withheld(f"The {what} of version {version.get('version')} of {doc.record_id} is withheld from the "
+                       f"public under {'; '.join(bases)}: it holds redacted content. The record's public text is "
+                       "on its page; the original is kept unchanged in the archive for auditors.")
+
+
+class Withheld(HTTPException):
+    code = 451
+    description = "Unavailable for legal reasons."
+
+
 def _cache_control() -> str:
     return CACHE_VERSIONED if request.args.get("version") else CACHE_LATEST
 
@@ -158,7 +185,7 @@ def _version_rows(doc: RecordDoc) -> list[dict[str, Any]]:
         if status != "deleted" and text is not None:
             previous_text = text
         rows.append({"v": version, "status": status, "diff": diff,
-                     "warc": version.get("warc_ref") or {}})
+                     "warc": version.get("warc_ref") or {}, "withheld": version.get("withheld") or {}})
     return rows
 
 
