@@ -31,6 +31,7 @@ from archiver.catalog.ledger import LedgerRows, LoggedCapture, Publication, appe
 from archiver.catalog.objects import ObjectRow, ObjectRows
 from archiver.catalog.records import LatestVersion, NativeVersion, RecordRow, RecordRows, VersionRow
 from archiver.catalog.redactions import Redaction, RedactionChange, RedactionRows
+from archiver.catalog.requests import RecordsRequest, RequestRows
 from archiver.catalog.rows import Transaction
 from archiver.catalog.runs import RunRows
 from archiver.catalog.schema import MIGRATIONS, SCHEMA, SCHEMA_VERSION, Migration, migrate, statements
@@ -39,7 +40,7 @@ from archiver.catalog.users import UserRow, UserRows
 
 __all__ = [
     "MIGRATIONS", "SCHEMA", "SCHEMA_VERSION", "ApprovalRow", "AuditEntry", "Catalog", "Hold", "LatestVersion", "LoggedCapture", "Migration",
-    "NativeVersion", "ObjectRow", "Publication", "RecordRow", "Redaction", "RedactionChange", "RetentionCandidate", "SourceState", "Transaction", "UserRow",
+    "NativeVersion", "ObjectRow", "Publication", "RecordRow", "RecordsRequest", "Redaction", "RedactionChange", "RetentionCandidate", "SourceState", "Transaction", "UserRow",
     "VersionRow", "append_ledger_entry", "migrate", "statements",
 ]
 
@@ -49,7 +50,7 @@ _COUNTED = ("records", "versions", "objects", "ledger", "failed_captures", "runs
 
 
 class Catalog(RecordRows, ObjectRows, LedgerRows, HoldRows, DispositionRows, RunRows, AuditRows,
-              SourceRows, UserRows, ApprovalRows, AuditTrailRows,
+              SourceRows, UserRows, ApprovalRows, AuditTrailRows, RequestRows,
               RedactionRows):
     """The SQLite catalog. Use `transaction()` for every write so a crash leaves no half state."""
 

@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from archiver.catalog.rows import Rows, Transaction
+from archiver.catalog.rows import Rows, Transaction, chunks
 
 
 @dataclass(frozen=True)
@@ -72,3 +72,12 @@ class RequestRows(Rows):
     def mark_request_closed(self, tx: Transaction, number: str, at: str, by: str) -> None:
         tx.execute("UPDATE requests SET status = 'closed', closed_at = ?, closed_by = ? WHERE number = ?",
                    (at, by, number))
+
+    def undisposed_record_ids(self, record_ids: Iterable[str]) -> list[str]:
+        """Those of `record_ids` not disposed of (what a response package can still include)."""
+        ids = sorted(set(record_ids))
+        gone: set[str] = set()
+        for chunk, marks in chunks(ids):
+            gone |= {row[0] for row in self.db.execute(
+                f"SELECT record_id FROM disposed WHERE record_id IN ({marks})", chunk)}
+        return [record_id for record_id in ids if record_id not in gone]

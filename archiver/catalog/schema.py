@@ -242,6 +242,28 @@ CREATE TABLE redaction_log (
 );
 CREATE INDEX versions_warc_member ON versions(warc_key, warc_offset);
 """),
+    Migration(7, "public-records requests: number, description, dates, status, the searches that defined the "
+                 "scope and the records they resolved to when saved, and the 'pending request' hold keeping them",
+              """
+CREATE TABLE requests (
+    number TEXT PRIMARY KEY,
+    description TEXT NOT NULL,
+    received TEXT NOT NULL,
+    due TEXT,
+    status TEXT NOT NULL,
+    searches TEXT NOT NULL,
+    hold_id TEXT NOT NULL,
+    saved_at TEXT NOT NULL,
+    saved_by TEXT NOT NULL,
+    closed_at TEXT,
+    closed_by TEXT
+);
+CREATE TABLE request_records (
+    number TEXT NOT NULL,
+    record_id TEXT NOT NULL,
+    PRIMARY KEY (number, record_id)
+);
+"""),
 )
 SCHEMA_VERSION = MIGRATIONS[-1].version
 
