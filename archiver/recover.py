@@ -13,6 +13,9 @@ archiver's disk is lost, everything the catalog needs is read back from the stor
   (`verify` re-hashes it against that), anything else is hashed now; on S3 each key's version id;
 - holds and releases from the ledger's clerk events and the hold documents they name; the audit trail
   from the clerk events;
+- redactions and every revision of them from the redaction documents the ledger's `redaction`
+  events name (`archiver.redaction`); one missing or altered stops the recovery, since without it
+  the public would see what was redacted;
 - disposals from the certificates under `dispositions/` (a pending one stays pending, so the next
   `retention run` finishes it);
 - crawl state: each record's latest version and hash, its source (from the manifest's key) and the
@@ -34,7 +37,7 @@ import os
 import re
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -72,6 +75,7 @@ class RecoverReport:
     ledger_entries: int = 0
     holds: int = 0
     holds_released: int = 0
+    redaction_changes: int = 0
     dispositions: int = 0
     disposed_records: int = 0
     checkpoints: int = 0
@@ -115,6 +119,7 @@ def recover_catalog(config: Config, store: ObjectStore, *, force: bool = False,
             _write_versions(catalog, tx, found, report)
             _write_objects(catalog, tx, store, report, advance)
             _write_holds(catalog, tx, store, found, report)
+            _write_redactions(catalog, tx, store, found, report)
             _write_dispositions(catalog, tx, store, report)
             _write_audit(catalog, tx, found)
             if found.warc_seq >= 0:
@@ -289,6 +294,26 @@ def _write_holds(catalog: Catalog, tx: Transaction, store: ObjectStore, found: _
         elif event.get("action") == "release":
             catalog.mark_hold_released(tx, event["hold_id"], event["at"])
             report.holds_released += 1
+
+
+def _write_redactions(catalog: Catalog, tx: Transaction, store: ObjectStore, found: _Found,
+                      report: RecoverReport) -> None:
+    """Redactions and their revisions, from the redaction documents the ledger's events name
+    (`archiver.redaction`); a missing or altered one stops the recovery, naming it."""
+    from archiver.redaction import Redaction, RedactionChange, document_key, redactions_from_store
+
+    _active, documents = redactions_from_store(store, found.entries)
+    for index, document in documents:
+        redaction = Redaction(**document["redaction"])
+        if document["action"] == "add":
+            catalog.add_redaction(tx, replace(redaction, removed_at=None, removed_by=None))
+        else:
+            catalog.mark_redaction_removed(tx, redaction.redaction_id, document["at"], document["by"])
+        catalog.add_redaction_change(tx, RedactionChange(
+            document["record_id"], document["revision"], document["action"], redaction.redaction_id,
+            redaction.scope, redaction.basis, document["at"], document["by"],
+            document_key(document["record_id"], document["revision"]), index))
+        report.redaction_changes += 1
 
 
 def _hold_document(store: ObjectStore, event: dict[str, Any], report: RecoverReport) -> dict[str, Any] | None:
