@@ -1,7 +1,8 @@
 """`sunshine retention run`: disposal of records whose retention period has ended.
 
-A record is due when the retention period of its series (config: a default plus per-platform /
-per-kind rules) has passed since its last capture, and no open legal hold covers it. Disposal
+A record is due when the retention period of its series (config: `[[retention.schedules]]`, else
+a default plus per-platform / per-kind rules; `archiver.retention`) has passed since its trigger
+event (its last capture, or its creation on the platform), and no open legal hold covers it. Disposal
 deletes the objects only that record needs (its content blobs; a WARC file or a media blob shared
 with a kept record stays). The store refuses what Object Lock still protects; such a record is
 reported and kept, whole.
@@ -32,7 +33,7 @@ its first delete. Certificates written before this scheme have no "status"; they
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -43,13 +44,13 @@ from archiver.clock import utc_now
 from archiver.config import StorageConfig
 from archiver.errors import StoreUnavailableError, SunshineError
 from archiver.holds import held_record_ids
-from archiver.retention import retention_days
+from archiver.retention import parse_time, retention_period
 from archiver.store import ObjectStore
 from archiver.store.capabilities import LegalHolds, RetentionLocks, remote_of
 from archiver.store.keys import blob_key
 
 CERTIFICATE_PREFIX = "dispositions/"
-RULE = "retention period of the record series ended since its last capture; no legal hold"
+RULE = "retention period of the record series ended since its trigger event (last capture or creation); no legal hold"
 LogEvent = Callable[[Transaction, str, dict[str, Any]], Any]
 
 
@@ -73,31 +74,30 @@ def complete_key(disposition_id: str) -> str:
     return f"{CERTIFICATE_PREFIX}{disposition_id}.json"
 
 
-def _parse(ts: str) -> datetime:
-    return datetime.strptime(ts, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
-
-
 def due_records(catalog: Catalog, storage: StorageConfig, now: datetime) -> tuple[list[dict[str, Any]], int]:
     """Records past retention, and how many more would be but are on hold."""
     held = held_record_ids(catalog)
     due, on_hold = [], 0
     for row in catalog.retention_candidates():
-        days = retention_days(storage, row.platform, row.kind)
-        until = _parse(row.last_capture) + timedelta(days=days)
+        period = retention_period(storage, row.platform, row.kind)
+        start = row.created_at if period.trigger == "created" and row.created_at else row.last_capture
+        until = parse_time(start) + timedelta(days=period.days)
         if until > now:
             continue
         if row.record_id in held:
             on_hold += 1
             continue
         due.append({"record_id": row.record_id, "platform": row.platform, "kind": row.kind,
-                    "retention_days": days, "retained_until": until.strftime("%Y-%m-%dT%H:%M:%SZ")})
+                    "series": period.series, "trigger": period.trigger, "retention_days": period.days,
+                    "retained_until": until.strftime("%Y-%m-%dT%H:%M:%SZ")})
     return due, on_hold
 
 
 def run_retention(catalog: Catalog, store: ObjectStore, storage: StorageConfig, *, dry_run: bool,
                   actor: str, now: datetime | None = None,
-                  log_event: LogEvent | None = None) -> DispositionReport:
-    """Finish any disposal an earlier run left pending, then dispose of what is due now."""
+                  log_event: LogEvent | None = None, only: Collection[str] | None = None) -> DispositionReport:
+    """Finish any disposal an earlier run left pending, then dispose of what is due now; with
+    `only`, of those due records alone (an approved dry run's list, `archiver.approvals`)."""
     now = now or datetime.now(UTC)
     report = DispositionReport()
     if not dry_run:
@@ -107,6 +107,9 @@ def run_retention(catalog: Catalog, store: ObjectStore, storage: StorageConfig, 
         if report.interrupted:  # the store is away or refusing: nothing new until those are done
             return report
     report.due, report.held = due_records(catalog, storage, now)
+    if only is not None:
+        wanted = set(only)
+        report.due = [item for item in report.due if item["record_id"] in wanted]
     if dry_run or not report.due:
         return report
     records = _plan(catalog, store, report, now)

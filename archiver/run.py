@@ -19,7 +19,7 @@ from archiver.config import Config, SourceConfig
 from archiver.errors import StoreUnavailableError, SunshineError
 from archiver.incremental import SourceOutcome
 from archiver.publish import LedgerPublisher
-from archiver.retention import retention_days
+from archiver.retention import retention_period
 from archiver.session import ArchiveSession, RunStats
 from archiver.store import ObjectStore, open_store
 from archiver.store.capabilities import Spooled, pending_keys
@@ -128,7 +128,7 @@ def run_archive(config: Config, crawl: Crawl, index, source_name: str | None = N
         catalog.start_run(run_id, utc_now())
         session = ArchiveSession(
             catalog, store, run_id, index=index, ledger=ledger, progress=progress,
-            retain_days=lambda platform, kind: retention_days(config.storage, platform, kind),
+            retain_days=lambda platform, kind: retention_period(config.storage, platform, kind).days,
         )
         session.publish_ledger()  # what a crash or an outage left unpublished
         session.update_index()  # what an index outage left behind

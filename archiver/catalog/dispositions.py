@@ -18,18 +18,19 @@ class RetentionCandidate:
     platform: str
     kind: str
     last_capture: str
+    created_at: str = ""  # on the platform; a schedule may count from it (`archiver.retention`)
 
 
 class DispositionRows(Rows):
     def retention_candidates(self) -> Iterator[RetentionCandidate]:
         """Every record not disposed of, by record id, with its last capture's time."""
         rows = self.db.execute(
-            "SELECT r.record_id, r.platform, r.kind, MAX(v.captured_at) AS last_capture FROM records r"
+            "SELECT r.record_id, r.platform, r.kind, MAX(v.captured_at) AS last_capture, r.created_at FROM records r"
             " JOIN versions v USING (record_id) WHERE r.record_id NOT IN (SELECT record_id FROM disposed)"
             " GROUP BY r.record_id ORDER BY r.record_id"
         )
         for row in rows:
-            yield RetentionCandidate(row[0], row[1], row[2], row[3])
+            yield RetentionCandidate(row[0], row[1], row[2], row[3], row[4])
 
     def pending_intents(self) -> dict[str, bytes]:
         """Disposals not complete: id -> the intent certificate's bytes, oldest first."""
