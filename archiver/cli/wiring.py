@@ -15,16 +15,13 @@ from functools import partial
 
 from archiver.catalog import Catalog
 from archiver.config import ArchiveConfig, Config, SourceConfig
-from archiver.errors import ConfigError, SunshineError
-from archiver.holds import HoldCriteria
+from archiver.errors import ConfigError
 from archiver.incremental import SourceOutcome, SourceReport, finish_source, plan_source
 from archiver.run import RunResult, run_archive
 from archiver.session import ArchiveSession
 from archiver.verify_deep import NativeExtractor
-from indexer import MAX_PER_PAGE, SearchIndex, SearchQuery, open_index
-
-# A search index will not page past this many hits (Elasticsearch's default result window).
-HOLD_TEXT_LIMIT = 10_000
+from indexer import SearchIndex, open_index
+from indexer.matching import HOLD_TEXT_LIMIT, hold_text_matcher  # noqa: F401 - re-exported for the CLI
 
 
 def open_search_index(config: Config) -> SearchIndex:
@@ -91,27 +88,6 @@ def native_extractor() -> NativeExtractor:
     from spiders.extract import find_native
 
     return find_native
-
-
-def hold_text_matcher(index: SearchIndex) -> Callable[[HoldCriteria], set[str]]:
-    """Every record the search index matches for a hold's text (the same matching residents get)."""
-
-    def matches(criteria: HoldCriteria) -> set[str]:
-        found: set[str] = set()
-        page = 1
-        while True:
-            result = index.search(SearchQuery(text=criteria.text or "", platform=criteria.platform,
-                                              account=criteria.account, date_from=criteria.date_from,
-                                              date_to=criteria.date_to, page=page, per_page=MAX_PER_PAGE))
-            found |= {hit.record.record_id for hit in result.hits}
-            if page * MAX_PER_PAGE >= result.total or not result.hits:
-                return found
-            if page * MAX_PER_PAGE >= HOLD_TEXT_LIMIT:
-                raise SunshineError(f"the text {criteria.text!r} matches {result.total} records; narrow the hold "
-                                    "with --platform, --account, --from or --to (at most 10,000 per hold)")
-            page += 1
-
-    return matches
 
 
 def crawl_sources(session: ArchiveSession, catalog: Catalog, sources: tuple[SourceConfig, ...],
