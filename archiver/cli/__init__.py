@@ -209,6 +209,7 @@ def demo(data_dir: str, scale: int, steps: int, seed: int, then_serve: bool, por
 
 
 def _register() -> None:
+    from archiver.cli.clerk import serve_clerk
     from archiver.cli.ledger import ledger_group
     from archiver.cli.monitor import monitor
     from archiver.cli.records import hold, retention, sync
@@ -218,6 +219,7 @@ def _register() -> None:
 
     for command in (hold, retention, sync, ledger_group, recover, monitor, users, redact):
         main.add_command(command)
+    main.add_command(serve_clerk)
 
 
 _register()
