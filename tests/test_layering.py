@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
-PACKAGES = ("archiver", "spiders", "indexer", "portal", "infra")
+PACKAGES = ("archiver", "spiders", "indexer", "portal", "infra", "clerk")
 
 
 def _lint(root: Path) -> subprocess.CompletedProcess[str]:
@@ -37,7 +37,7 @@ def _copy_tree(tmp_path: Path) -> Path:
 def test_the_repository_keeps_every_contract() -> None:
     result = _lint(REPO)
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "3 kept, 0 broken" in result.stdout
+    assert "4 kept, 0 broken" in result.stdout
 
 
 @pytest.mark.parametrize(("module", "forbidden", "contract"), [
@@ -48,6 +48,9 @@ def test_the_repository_keeps_every_contract() -> None:
     ("portal/api.py", "import infra.simulator", "portal reads only"),
     ("spiders/base.py", "from archiver.store.local import LocalStore", "spiders only capture"),
     ("spiders/bluesky.py", "import indexer.query", "spiders only capture"),
+    ("portal/public.py", "import clerk.pages", "portal reads only"),
+    ("clerk/pages.py", "import infra.simulator", "clerk app apart"),
+    ("clerk/holds.py", "from archiver.cli.wiring import hold_text_matcher", "clerk app apart"),
 ])
 def test_a_forbidden_import_breaks_its_contract(tmp_path: Path, module: str, forbidden: str,
                                                 contract: str) -> None:
