@@ -3,7 +3,7 @@
 Starts the platform simulator in this process (about N records), then runs one real
 `sunshine archive -c FILE` child process into a fresh temporary archive (local store, SQLite catalog
 and search index, ledger) and measures it end to end: wall seconds, records/s, and the child's peak
-RSS (from `wait4`, so each size is measured alone). The same is done at a smaller size first, so the
+RSS (its own VmHWM, `bench/peak_rss.py`, so each size is measured alone). The same is done at a smaller size first, so the
 table shows whether memory grows with N. The simulator serves every platform in its profile table
 (the demo's department), and the records archived per platform are printed. The simulator shares
 this machine's cores with the archiver; its CPU time is printed so the archiver's own share can be
@@ -70,6 +70,17 @@ def write_config(data_dir: Path, base_url: str, platforms: tuple[str, ...] | Non
     return write_simulator_config(data_dir / "sunshine.toml", base_url, token_env=TOKEN_ENV, platforms=platforms)
 
 
+def _measured(peak_file: Path) -> list[str]:
+    """`python -m archiver.cli`, run so that its own peak RSS lands in `peak_file` (not the fork's
+    inherited size: see `bench/peak_rss.py`)."""
+    return [sys.executable, "-m", "bench.peak_rss", str(peak_file), "archiver.cli"]
+
+
+def _peak_mb(peak_file: Path) -> float:
+    text = peak_file.read_text().strip() if peak_file.exists() else ""
+    return int(text) / 1024 if text else float("nan")
+
+
 def _folder_bytes(root: Path) -> int:
     return sum(path.stat().st_size for path in root.rglob("*") if path.is_file())
 
@@ -84,10 +95,11 @@ def archive_once(scale: int, seed: int, work: Path, platforms: tuple[str, ...] |
         log_path = work / f"archive-{scale}.log"
         cpu_before = time.process_time()
         started = time.monotonic()
+        peak_file = work / f"archive-{scale}.peak"
         with log_path.open("w") as log:
-            child = subprocess.Popen([sys.executable, "-m", "archiver.cli", "archive", "-c", str(config), "--quiet"],
+            child = subprocess.Popen([*_measured(peak_file), "archive", "-c", str(config), "--quiet"],
                                      cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
-            _pid, status, usage = os.wait4(child.pid, 0)
+            _pid, status, _usage = os.wait4(child.pid, 0)
         seconds = time.monotonic() - started
         child.returncode = os.waitstatus_to_exitcode(status)
         simulator_cpu = time.process_time() - cpu_before
@@ -99,7 +111,7 @@ def archive_once(scale: int, seed: int, work: Path, platforms: tuple[str, ...] |
     finally:
         db.close()
     lines = [line for line in log_path.read_text(errors="replace").splitlines() if line.startswith("run ")]
-    return Result(scale, expected, records, versions, seconds, usage.ru_maxrss / 1024,
+    return Result(scale, expected, records, versions, seconds, _peak_mb(peak_file),
                   _folder_bytes(data_dir / "store") / 1e6, simulator_cpu, child.returncode,
                   lines[-1] if lines else log_path.read_text(errors="replace")[-2000:], per_platform)
 
@@ -108,14 +120,15 @@ def deep_verify_once(scale: int, work: Path) -> DeepResult:
     """`sunshine verify --deep --json` on the archive `archive_once` left, timed as a child process."""
     config = work / f"archive-{scale}" / "sunshine.toml"
     report_path = work / f"verify-{scale}.json"
+    peak_file = work / f"verify-{scale}.peak"
     started = time.monotonic()
     with report_path.open("w") as out:
-        child = subprocess.Popen([sys.executable, "-m", "archiver.cli", "verify", "-c", str(config), "--deep", "--json"],
+        child = subprocess.Popen([*_measured(peak_file), "verify", "-c", str(config), "--deep", "--json"],
                                  cwd=REPO, stdout=out, stderr=subprocess.DEVNULL)
-        _pid, status, usage = os.wait4(child.pid, 0)
+        _pid, status, _usage = os.wait4(child.pid, 0)
     seconds = time.monotonic() - started
     report = json.loads(report_path.read_text() or "{}")
-    return DeepResult(scale, report.get("natives_checked", 0), seconds, usage.ru_maxrss / 1024,
+    return DeepResult(scale, report.get("natives_checked", 0), seconds, _peak_mb(peak_file),
                       os.waitstatus_to_exitcode(status), len(report.get("problems", [])))
 
 
