@@ -75,7 +75,7 @@ def _check_warc(store: ObjectStore, key: str, version_id: str | None, group: lis
                     yield from _all_failed(members, f"its range overlaps an earlier one in {key}")
                     continue
                 _skip(handle, offset - position)
-                member = handle.read(length)
+                member = _read(handle, length)
                 position = offset + len(member)
                 yield from _check_member(store, key, offset, member, length, list(members), extract)
     except StoreUnavailableError:
@@ -92,6 +92,18 @@ def _skip(handle, count: int) -> None:
         if not chunk:
             return
         count -= len(chunk)
+
+
+def _read(handle, count: int) -> bytes:
+    """`count` bytes, fewer only at the end of the object (a network stream may return short reads)."""
+    parts: list[bytes] = []
+    while count > 0:
+        chunk = handle.read(count)
+        if not chunk:
+            break
+        parts.append(chunk)
+        count -= len(chunk)
+    return b"".join(parts)
 
 
 def _check_member(store: ObjectStore, key: str, offset: int, member: bytes, length: int, members: list[NativeVersion],
