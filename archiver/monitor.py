@@ -12,11 +12,12 @@ the portal says that it cannot check:
    root, and any entry it had already seen must hash as before (else a *rewritten entry*);
 4. every new capture entry's raw version (`/records/<id>/raw?version=N`) must hash to the entry's
    `content_sha256` (else the record's bytes *no longer match*), unless a logged disposition
-   removed it. At most `Limits.max_raw` per run; the rest wait in the state for the next run.
+   removed it or a logged redaction withholds it (the portal answers 451; `docs/redaction.md`). At most `Limits.max_raw` per run; the rest wait in the state for the next run.
 
 State (`DIR`): `checkpoints/<size>` (every checkpoint seen and verified, as served), `leaves` (the
 leaf hash of every entry, 32 bytes each, so any past root can be recomputed locally) and
-`state.json` (origin, key, size, the right edge, disposed record ids, raw checks still pending).
+`state.json` (origin, key, size, the right edge, disposed record ids, the redactions in force by record, raw checks
+still pending).
 The state advances only when a run finds nothing wrong, so a problem is reported again next run.
 """
 
@@ -69,6 +70,7 @@ class Report:
     raw_checked: int = 0
     raw_pending: int = 0
     disposed_skipped: int = 0
+    redacted_skipped: int = 0  # raw versions a logged redaction withholds (the portal answers 451)
     requests: int = 0
     notes: list[str] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
@@ -91,6 +93,7 @@ class State:
     edge: list[bytes] = field(default_factory=list)  # the compact range of [0, size): see `extend`
     disposed: set[str] = field(default_factory=set)
     pending_raw: list[dict[str, Any]] = field(default_factory=list)
+    redacted: dict[str, list[str]] = field(default_factory=dict)  # record id -> redaction ids in force
 
 
 # ------------------------------------------------------------------------------------ the tree
@@ -134,7 +137,8 @@ def load_state(folder: Path, origin: str, key: str) -> State:
         data = json.loads(path.read_text(encoding="utf-8"))
         state = State(data["origin"], data["key"], int(data["size"]),
                       [bytes.fromhex(h) for h in data["edge"]], set(data.get("disposed", [])),
-                      list(data.get("pending_raw", [])))
+                      list(data.get("pending_raw", [])),
+                      {str(k): list(v) for k, v in dict(data.get("redacted", {})).items()})
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise SunshineError(f"{path}: not a monitor state file ({exc})") from None
     if (state.origin, state.key) != (origin, key):
@@ -163,7 +167,8 @@ def save_state(folder: Path, state: State, new_leaves: Sequence[bytes], checkpoi
     state.size = checkpoint.size
     _write(folder / STATE_FILE, json.dumps({
         "origin": state.origin, "key": state.key, "size": state.size, "edge": [h.hex() for h in state.edge],
-        "disposed": sorted(state.disposed), "pending_raw": state.pending_raw}, indent=1).encode())
+        "disposed": sorted(state.disposed), "pending_raw": state.pending_raw,
+        "redacted": state.redacted}, indent=1).encode())
 
 
 def read_leaves(folder: Path, start: int, stop: int) -> list[bytes]:
@@ -383,6 +388,16 @@ def _note_entry(state: State, index: int, entry: bytes) -> None:
         return
     if isinstance(event, dict) and event.get("type") in DISPOSAL_EVENTS and isinstance(event.get("records"), list):
         state.disposed.update(r for r in event["records"] if isinstance(r, str))
+    if isinstance(event, dict) and event.get("type") == "redaction" and isinstance(event.get("record_id"), str):
+        active = set(state.redacted.get(event["record_id"], []))
+        if event.get("action") == "add":
+            active.add(str(event.get("redaction_id")))
+        else:
+            active.discard(str(event.get("redaction_id")))
+        if active:
+            state.redacted[event["record_id"]] = sorted(active)
+        else:
+            state.redacted.pop(event["record_id"], None)
 
 
 def _locate_bad_entries(client: PortalClient, old: int, new: int, new_leaves: list[bytes], report: Report) -> None:
@@ -413,6 +428,9 @@ def _check_raw(client: PortalClient, state: State, limits: Limits, report: Repor
         record_id, version = item["record_id"], item["version"]
         if record_id in state.disposed:
             report.disposed_skipped += 1
+            continue
+        if record_id in state.redacted:
+            report.redacted_skipped += 1
             continue
         path = f"/records/{urllib.parse.quote(record_id, safe='')}/raw?version={version}"
         data = client.get(path, missing_ok=True)

@@ -255,3 +255,21 @@ def test_no_redacted_span_survives_in_the_text(text: str, spans: list[str]) -> N
     left = re.sub(r"\[redacted: Basis \d\]", "\x00", redacted)
     for span in spans:
         assert span.casefold() not in left.casefold() or span.casefold() in "\x00"
+
+
+def test_a_monitor_skips_raw_versions_a_logged_redaction_withholds(archive, tmp_path) -> None:
+    """The portal answers 451 for a redacted record's raw versions: a monitor following the log sees the
+    redaction event and skips them instead of reporting them missing; the rest it re-hashes."""
+    from archiver.ledger import log
+    from tests.e2e.test_monitor_e2e import monitor, portal
+
+    config, catalog, _store = archive
+    record_id, phrase = _target(catalog)
+    catalog.close()
+    result = sunshine("redact", "add", "-c", str(config.path), record_id, "--text", phrase, "--basis", BASIS)
+    assert result.returncode == 0, result.stderr
+    key = log.verifier_key(log.load_or_create_signer(config.ledger_key_path, config.ledger_name))
+    with portal(config.path.parent) as url:
+        status, report = monitor(url, key, tmp_path / "state", "--max-raw", "100000", "--delay", "0")
+    assert status == 0, report["problems"]
+    assert report["redacted_skipped"] == 1 and report["raw_checked"] == 199
