@@ -56,6 +56,7 @@ from archiver.ledger_timestamps import TIMESTAMP_ACTION
 from archiver.manifests import capture_entries, published_entries, read_manifests
 from archiver.model import Version, WarcRef
 from archiver.readmodel import RECORD_FIELDS
+from archiver.run_status import STATUS_PREFIX
 from archiver.store import ObjectStore, StoredObject
 from archiver.store.capabilities import ObjectVersions, remote_of
 from archiver.store.keys import LEDGER_PREFIX
@@ -225,8 +226,9 @@ def _run_started(run_id: str) -> str:
 # ----------------------------------------------------------------------------------------- objects
 
 def _write_objects(catalog: Catalog, tx: Transaction, store: ObjectStore, report: RecoverReport, advance: Callable[[int], None]) -> None:
-    """Every object but the ledger's, with its hash, size and (on S3) version id."""
-    listed = [item for item in store.list() if not item.key.startswith(LEDGER_PREFIX)]
+    """Every object but the ledger's and the run status (replaced each run), with its hash, size and
+    (on S3) version id."""
+    listed = [item for item in store.list() if not item.key.startswith((LEDGER_PREFIX, STATUS_PREFIX))]
     versioned = _version_ids(remote_of(store), listed)
     now = utc_now()
     rows = []

@@ -20,6 +20,7 @@ from archiver.errors import StoreUnavailableError, SunshineError
 from archiver.incremental import SourceOutcome
 from archiver.publish import LedgerPublisher
 from archiver.retention import retention_period
+from archiver.run_status import publish_run_status
 from archiver.session import ArchiveSession, RunStats
 from archiver.store import ObjectStore, open_store
 from archiver.store.capabilities import Spooled, pending_keys
@@ -148,7 +149,9 @@ def run_archive(config: Config, crawl: Crawl, index, source_name: str | None = N
             "sources": {outcome.source: {"status": outcome.status, "detail": outcome.detail,
                                          "deferred": outcome.deferred} for outcome in outcomes}})
         index.close()
-        return RunResult(run_id, resumed_run is not None, stats, spooled, checkpoint, outcomes)
+        result = RunResult(run_id, resumed_run is not None, stats, spooled, checkpoint, outcomes)
+        publish_run_status(store, config, catalog, result, sources)  # for the portal's /status, /metrics
+        return result
     finally:
         catalog.close()
 
