@@ -156,7 +156,6 @@ class Config:
     search: SearchConfig = field(default_factory=SearchConfig)
     sources: tuple[SourceConfig, ...] = ()
     archive: ArchiveConfig = field(default_factory=ArchiveConfig)
-    archive: ArchiveConfig = field(default_factory=ArchiveConfig)
     # Where the public portal is reached (`[portal] public_url`, e.g. "https://records.example.gov"),
     # for commands printed on its pages; never taken from a request's Host header, which anyone sets.
     portal_public_url: str | None = None
