@@ -66,24 +66,28 @@ def check_natives(store: ObjectStore, catalog: Catalog, extract: NativeExtractor
 def _check_warc(store: ObjectStore, key: str, version_id: str | None, group: list[NativeVersion],
                 extract: NativeExtractor) -> Iterator[DeepResult]:
     """The versions of one WARC object, reading it once front to back (members in offset order)."""
+    reported = 0  # results yielded so far: a read failing half-way names only the versions left
     try:
         with store.open(key, version_id=version_id) as handle:
             position = 0
             for (offset, length), members in groupby(group, key=lambda item: (item.version.warc_ref.offset,
                                                                              item.version.warc_ref.length)):
+                members = list(members)
                 if offset < position:  # two ranges overlap: a catalog damaged, not a WARC
-                    yield from _all_failed(members, f"its range overlaps an earlier one in {key}")
-                    continue
-                _skip(handle, offset - position)
-                member = _read(handle, length)
-                position = offset + len(member)
-                yield from _check_member(store, key, offset, member, length, list(members), extract)
+                    results = list(_all_failed(members, f"its range overlaps an earlier one in {key}"))
+                else:
+                    _skip(handle, offset - position)
+                    member = _read(handle, length)
+                    position = offset + len(member)
+                    results = list(_check_member(store, key, offset, member, length, members, extract))
+                reported += len(results)
+                yield from results
     except StoreUnavailableError:
         raise
     except KeyError:
-        yield from _all_failed(group, f"its WARC {key} is missing from the store")
+        yield from _all_failed(group[reported:], f"its WARC {key} is missing from the store")
     except OSError as exc:
-        yield from _all_failed(group, f"its WARC {key} could not be read: {exc}")
+        yield from _all_failed(group[reported:], f"its WARC {key} could not be read: {exc}")
 
 
 def _skip(handle, count: int) -> None:

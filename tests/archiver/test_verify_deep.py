@@ -244,3 +244,30 @@ def test_a_stream_that_returns_short_reads_is_read_whole(root: Path) -> None:
     results = list(check_natives(Slow(store.root), catalog, find_native))
     assert next(catalog.undisposed_versions()).warc_ref.length > 1000  # several trickled reads per member
     assert len(results) == 4 and [r.problem for r in results if r.problem] == []
+
+
+def test_a_read_failing_half_way_names_each_remaining_version_once(root: Path) -> None:
+    import io
+
+    bodies = [graph_page((f"{PAGE}_{n}", f"post {n}")) for n in range(3)]
+    catalog, store = archive(root, [Capture("fb", exchange(body), records=parsed(body, f"{PAGE}_{n}"))
+                                    for n, body in enumerate(bodies)])
+    refs = sorted((v.warc_ref for v in catalog.undisposed_versions()), key=lambda ref: ref.offset)
+    assert len({ref.key for ref in refs}) == 1  # one WARC object, three exchanges in it
+    cut = refs[1].offset + 10  # inside the second exchange
+
+    class Broken(io.BytesIO):
+        def read(self, size: int | None = -1) -> bytes:
+            if self.tell() + (size or 0) > cut:
+                raise OSError("connection reset by peer")
+            return super().read(size)
+
+    class Flaky(LocalStore):
+        def open(self, key, *, version_id=None):
+            with super().open(key, version_id=version_id) as handle:
+                return Broken(handle.read())
+
+    results = list(check_natives(Flaky(store.root), catalog, find_native))
+    assert sorted(r.version.version.record_id for r in results) == [f"facebook-{PAGE}_{n}" for n in range(3)]
+    assert results[0].problem is None
+    assert all("could not be read: connection reset by peer" in r.problem for r in results[1:])
