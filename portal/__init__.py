@@ -6,8 +6,8 @@ search read model (`indexer.SearchIndex`) and the object store, never the archiv
 several portal hosts can serve one archive.
 
 Blueprints, one explicit list: `public` (HTML pages and `/healthz`), `api` (`/api/v1/…`),
-`ledger` (`/ledger/…`, the verify page and proofs) and `proofs` (`/records/<id>/proof`, a record
-version's C2SP tlog-proof). Clerk pages are a separate app and never served
+`ledger` (`/ledger/…`, the verify page and proofs), `proofs` (`/records/<id>/proof`, a record
+version's C2SP tlog-proof) and `ops` (`/status`, `/metrics`). Clerk pages are a separate app and never served
 here; the portal accepts no writes (`security.WRITABLE_BLUEPRINTS`).
 
 Settings (Flask config keys; override with `settings=` or `SUNSHINE_PORTAL_<KEY>` variables):
@@ -87,9 +87,9 @@ class PortalResponse(Response):
 
 
 def _register_blueprints(app: Flask) -> None:
-    from portal import api, ledger, proofs, public
+    from portal import api, ledger, ops, proofs, public
 
-    for module in (public, api, ledger, proofs):
+    for module in (public, api, ledger, proofs, ops):
         app.register_blueprint(module.bp)
 
 
