@@ -10,7 +10,9 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from archiver.cli.demo import write_simulator_config
+import tomli_w
+
+from archiver.cli.demo import simulator_config
 from archiver.model import make_record_id
 from infra.simulator.server import start_simulator
 from tests.e2e.conftest import SIM_TOKEN, TOKEN_ENV, catalog_query, sunshine
@@ -37,8 +39,13 @@ def in_window(world, platform: str, native_id: str) -> bool:
 
 def test_a_second_run_makes_a_tenth_of_the_requests_and_catches_window_changes(tmp_path: Path) -> None:
     with start_simulator(seed=21, scale=SCALE, token=SIM_TOKEN) as sim:
-        config = write_simulator_config(tmp_path / "archive" / "sunshine.toml", sim.base_url, token_env=TOKEN_ENV,
-                                        tables={"archive": {"recent_days": RECENT_DAYS, "revisit_days": 30}})
+        data = simulator_config(sim.base_url, token_env=TOKEN_ENV,
+                                tables={"archive": {"recent_days": RECENT_DAYS, "revisit_days": 30}})
+        for source in data["sources"]:  # Mastodon's optional token too: without one a context shows
+            source.setdefault("token_env", TOKEN_ENV)  # 60 replies, and big threads stay incomplete
+        config = tmp_path / "archive" / "sunshine.toml"
+        config.parent.mkdir(parents=True)
+        config.write_text(tomli_w.dumps(data), encoding="utf-8")
         first = _run(config, sim)
         second = _run(config, sim)
         print(f"\n{SCALE} records: first run {first} requests, second run {second} "
