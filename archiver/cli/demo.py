@@ -31,7 +31,8 @@ def simulator_sources(sim_base_url: str, token_env: str = TOKEN_ENV,
                       platforms: tuple[str, ...] | None = None) -> list[dict[str, str]]:
     """The `[[sources]]` of the simulated department served at `sim_base_url`: one per profile in the
     simulator's table (or of `platforms`, for a simulator restricted to them), so a new profile joins
-    the demo; `token_env` for every platform that needs one."""
+    the demo; `token_env` for every platform that needs or accepts one (an optional token can lift
+    limits that would otherwise leave replies out)."""
     from infra.simulator.profiles import PROFILES
 
     sources = []
@@ -40,7 +41,7 @@ def simulator_sources(sim_base_url: str, token_env: str = TOKEN_ENV,
             continue
         source = {"name": f"spd-{name}", "platform": name, "account": profile.account,
                   "base_url": f"{sim_base_url}{profile.api_path}"}
-        if profile.token_required:
+        if profile.token_required or profile.token_accepted:
             source["token_env"] = token_env
         sources.append(source)
     return sources

@@ -307,5 +307,5 @@ PROFILE = Profile(
     feed_has_replies=True, hides_comments=False, setup=setup, assign_ids=assign_ids,
     timestamp=timestamp, author_label=author_acct, account_state=account_state, handle=handle,
     throttled=throttled, unsupported_method=unsupported_method,
-    first_record=first_record,
+    first_record=first_record, token_accepted=True,
 )

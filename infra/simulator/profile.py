@@ -93,6 +93,9 @@ class Profile:
     has_replies: bool = True
     lone_surrogates: bool = True
     first_record: Callable[[Any], RecordFields | None] | None = None
+    # The API takes a token without requiring one, and answers more with it (Mastodon: a thread's
+    # context past 60 replies); the demo gives such a source its token so it archives everything.
+    token_accepted: bool = False
 
     def owns(self, path: str) -> bool:
         """Whether a request path is this platform's."""
