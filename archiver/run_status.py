@@ -22,7 +22,7 @@ import logging
 from collections import Counter
 from collections.abc import Iterable
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from archiver.canonical import canonical_json
 from archiver.clock import utc_now
@@ -31,9 +31,31 @@ from archiver.errors import StoreUnavailableError, SunshineError
 from archiver.ledger.note import NoteError, peek_checkpoint
 from archiver.store import ObjectStore
 
-if TYPE_CHECKING:
-    from archiver.catalog import Catalog
-    from archiver.run import RunResult
+
+# The portal imports this module to read the document, and may not reach the catalog (import-linter
+# contract), so the run's result and the catalog come in through what is used of them.
+class RunResult(Protocol):
+    """What `archiver.run.RunResult` offers (its `ok`, `paused` and `stopped` decide the status)."""
+
+    run_id: str
+    resumed: bool
+    stats: Any  # archiver.session.RunStats
+    spooled: int
+    checkpoint: str | None
+    sources: tuple[Any, ...]  # archiver.incremental.SourceOutcome
+
+    @property
+    def ok(self) -> bool: ...
+
+    @property
+    def paused(self) -> list[Any]: ...
+
+    @property
+    def stopped(self) -> list[Any]: ...
+
+
+class RecordCounter(Protocol):
+    def count(self, table: str) -> int: ...
 
 log = logging.getLogger(__name__)
 
@@ -46,10 +68,10 @@ SOURCE_STATUSES = ("complete", "incomplete", "paused", "stopped")
 
 
 def run_status_word(result: RunResult) -> str:
-    """The run's status as the catalog records it, from its exit status (one rule, in `run.py`)."""
-    from archiver.run import EXIT_OK, EXIT_PAUSED
-
-    return {EXIT_OK: "complete", EXIT_PAUSED: "paused"}.get(result.exit_status, "incomplete")
+    """The run's status as the catalog records it (and as `RunResult.exit_status` reads it)."""
+    if not result.ok or result.stopped:
+        return "incomplete"
+    return "paused" if result.paused else "complete"
 
 
 def run_started(run_id: str) -> datetime | None:
@@ -184,7 +206,7 @@ def read_status(store: ObjectStore) -> dict[str, Any] | None:
     return parse_status(data)
 
 
-def publish_run_status(store: ObjectStore, config: Config, catalog: Catalog, result: RunResult,
+def publish_run_status(store: ObjectStore, config: Config, catalog: RecordCounter, result: RunResult,
                        sources: Iterable[SourceConfig], *, now: str | None = None) -> dict[str, Any] | None:
     """Fold `result` into `status/runs.json` and replace it; the new document, or None if not written.
 
