@@ -210,14 +210,17 @@ def demo(data_dir: str, scale: int, steps: int, seed: int, then_serve: bool, por
 
 def _register() -> None:
     from archiver.cli.clerk import serve_clerk
+    from archiver.cli.export import export, verify_package_command
     from archiver.cli.ledger import ledger_group
     from archiver.cli.monitor import monitor
     from archiver.cli.records import hold, retention, sync
     from archiver.cli.recover import recover
     from archiver.cli.redact import redact
+    from archiver.cli.requests import request_group
     from archiver.cli.users import users
 
-    for command in (hold, retention, sync, ledger_group, recover, monitor, users, redact):
+    for command in (hold, retention, sync, ledger_group, recover, monitor, users, redact, request_group, export,
+                    verify_package_command):
         main.add_command(command)
     main.add_command(serve_clerk)
 
