@@ -1,4 +1,11 @@
-"""Response headers, the read-only rule and the per-client rate limit, for every request.
+"""Response headers, the read-only rule and the per-client rate limits, for every request.
+
+Every request but `RATE_EXEMPT_ENDPOINTS` spends a token of the client's general bucket
+(`RATE_LIMIT_PER_MINUTE`, `RATE_LIMIT_BURST`). A costly view also spends one of a stricter bucket
+named with `@limited_by(name)`: `downloads` (CSV and JSON Lines files of up to 10,000 results) has
+`DOWNLOAD_RATE_LIMIT_PER_MINUTE` (default 6) and `DOWNLOAD_RATE_LIMIT_BURST` (default 3). Either
+refusing is a 429 with `Retry-After`. `RATE_LIMIT_PER_MINUTE = 0` turns every limit off; a bucket's
+own per-minute setting of 0 turns off only that one.
 
 The portal shows hostile text (anyone can reply to a department post), so the page policy is the
 strictest that still works without inline code: no inline script or style, nothing from other
@@ -11,6 +18,8 @@ from __future__ import annotations
 import math
 import threading
 import time
+from collections.abc import Callable
+from typing import TypeVar
 
 from flask import Flask, abort, current_app, request
 from werkzeug.wrappers import Response
@@ -30,6 +39,10 @@ HSTS = "max-age=31536000; includeSubDomains"
 READ_METHODS = frozenset({"GET", "HEAD"})
 WRITABLE_BLUEPRINTS = frozenset({"clerk"})  # the only area allowed to accept writes (later)
 RATE_EXEMPT_ENDPOINTS = frozenset({"static", "public.healthz"})
+DOWNLOADS = "downloads"
+# bucket name -> (per-minute setting, default; burst setting, default)
+BUCKET_SETTINGS = {DOWNLOADS: (("DOWNLOAD_RATE_LIMIT_PER_MINUTE", 6), ("DOWNLOAD_RATE_LIMIT_BURST", 3))}
+View = TypeVar("View", bound=Callable[..., object])
 
 
 class TokenBucket:
@@ -76,10 +89,28 @@ class RateLimited(Exception):
         self.retry_after = retry_after
 
 
+def limited_by(bucket: str) -> Callable[[View], View]:
+    """Mark a view as also spending a token of the named stricter bucket (see `BUCKET_SETTINGS`)."""
+    if bucket not in BUCKET_SETTINGS:
+        raise ValueError(f"no rate-limit bucket named {bucket!r}; known: {', '.join(BUCKET_SETTINGS)}")
+
+    def mark(view: View) -> View:
+        view.rate_bucket = bucket  # type: ignore[attr-defined]
+        return view
+
+    return mark
+
+
 def init_app(app: Flask) -> None:
     per_minute = float(app.config.get("RATE_LIMIT_PER_MINUTE") or 0)
     bucket = TokenBucket(per_minute, int(app.config.get("RATE_LIMIT_BURST") or 1)) if per_minute > 0 else None
     app.extensions["sunshine.ratelimit"] = bucket
+    strict: dict[str, TokenBucket] = {}
+    for name, ((rate_key, rate_default), (burst_key, burst_default)) in BUCKET_SETTINGS.items():
+        rate = float(app.config.get(rate_key, rate_default) or 0)
+        if bucket is not None and rate > 0:
+            strict[name] = TokenBucket(rate, int(app.config.get(burst_key, burst_default) or 1))
+    app.extensions["sunshine.ratelimit.buckets"] = strict
     app.before_request(_read_only)
     app.before_request(_rate_limit)
     app.after_request(_headers)
@@ -95,7 +126,12 @@ def _rate_limit() -> None:
     if bucket is None or request.endpoint in RATE_EXEMPT_ENDPOINTS:
         return
     # Behind a proxy, deploy with werkzeug's ProxyFix so remote_addr is the client, not the proxy.
-    wait = bucket.take(request.remote_addr or "unknown")
+    client = request.remote_addr or "unknown"
+    wait = bucket.take(client)
+    view = current_app.view_functions.get(request.endpoint or "")
+    strict = current_app.extensions["sunshine.ratelimit.buckets"].get(getattr(view, "rate_bucket", None))
+    if wait <= 0 and strict is not None:
+        wait = strict.take(client)
     if wait > 0:
         raise RateLimited(max(1, math.ceil(wait)))
 
