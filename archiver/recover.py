@@ -56,6 +56,7 @@ from archiver.ledger_timestamps import TIMESTAMP_ACTION
 from archiver.manifests import capture_entries, published_entries, read_manifests
 from archiver.model import Version, WarcRef
 from archiver.readmodel import RECORD_FIELDS
+from archiver.requests import restore_requests
 from archiver.run_status import STATUS_PREFIX
 from archiver.store import ObjectStore, StoredObject
 from archiver.store.capabilities import ObjectVersions, remote_of
@@ -76,6 +77,7 @@ class RecoverReport:
     ledger_entries: int = 0
     holds: int = 0
     holds_released: int = 0
+    requests: int = 0
     redaction_changes: int = 0
     dispositions: int = 0
     disposed_records: int = 0
@@ -120,6 +122,8 @@ def recover_catalog(config: Config, store: ObjectStore, *, force: bool = False,
             _write_versions(catalog, tx, found, report)
             _write_objects(catalog, tx, store, report, advance)
             _write_holds(catalog, tx, store, found, report)
+            report.requests, warnings = restore_requests(catalog, tx, store, found.events)
+            report.warnings.extend(warnings)
             _write_redactions(catalog, tx, store, found, report)
             _write_dispositions(catalog, tx, store, report)
             _write_audit(catalog, tx, found)
