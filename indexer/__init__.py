@@ -19,6 +19,7 @@ from archiver.model import RecordDoc
 
 if TYPE_CHECKING:
     from archiver.config import SearchConfig
+    from indexer.changes import ChangePage, ChangeQuery
 
 HIGHLIGHT_START = "\ue000"
 HIGHLIGHT_END = "\ue001"
@@ -79,6 +80,9 @@ class SearchIndex(Protocol):
 
     def latest(self, limit: int = 10) -> list[RecordDoc]:
         """The newest department posts (kind "post"), newest first."""
+
+    def changes(self, query: ChangeQuery) -> ChangePage:
+        """One page of the change log (`indexer.changes`), most recently detected first."""
 
     def ping(self) -> None:
         """Raise `SunshineError` naming the problem if the index cannot answer."""

@@ -45,9 +45,11 @@ from elasticsearch import (
     helpers,
 )
 
+from archiver.canonical import canonical_json
 from archiver.errors import SunshineError
 from archiver.model import RecordDoc
 from indexer import FACET_FIELDS, HIGHLIGHT_END, HIGHLIGHT_START, SearchHit, SearchPage, SearchQuery
+from indexer.changes import CHANGE_KINDS, Change, ChangePage, ChangeQuery, change_entries
 from indexer.documents import (
     FTS5_TOKENIZE,
     column_text,
@@ -69,7 +71,7 @@ from indexer.query import (
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 3  # 3: bidi controls separate words
+SCHEMA_VERSION = 4  # 3: bidi controls separate words; 4: the change log beside the records
 STALE_BUILD_SECONDS = 24 * 3600  # an unaliased build this old is a crashed rebuild, not one running
 MAX_WINDOW = 10_000  # from + size ceiling (index.max_result_window); deeper reading uses `scan`
 WHOLE_TEXT_CHARS = 1000  # as the SQLite backend: shorter texts are highlighted whole, longer ones cut
@@ -112,16 +114,21 @@ class ElasticIndex:
 
     def upsert(self, docs: Iterable[RecordDoc]) -> int:
         """Index or replace records by record_id, then refresh so the next search sees them."""
+        entries: list[Change] = []
         with self._errors():
             if not self._alias_exists():  # an alias, or an index of that name
-                self._swap_alias(self._create_index())
-            written = self._bulk(self.alias, docs)
-            self._es.indices.refresh(index=self.alias)
+                self._swap_aliases({self.alias: self._create_index(), self.changes_alias: self._create_changes_index()})
+            elif not self._es.indices.exists(index=self.changes_alias):
+                self._swap_aliases({self.changes_alias: self._create_changes_index()})
+            written = self._bulk(self.alias, _collecting(docs, entries))
+            self._bulk_changes(self.changes_alias, entries)
+            self._es.indices.refresh(index=f"{self.alias},{self.changes_alias}")
         return written
 
     def delete(self, record_ids: Iterable[str]) -> int:
         """Remove records by record_id, then refresh so the next search no longer sees them."""
-        actions = ({"_op_type": "delete", "_index": self.alias, "_id": record_id} for record_id in record_ids)
+        ids = list(record_ids)
+        actions = ({"_op_type": "delete", "_index": self.alias, "_id": record_id} for record_id in ids)
         removed = 0
         with self._errors():
             if not self._alias_exists():
@@ -135,6 +142,7 @@ class ElasticIndex:
                     raise SunshineError(f"Elasticsearch could not delete {result.get('_id')}: "
                                         f"{_reason(result.get('error'))}")
             self._es.indices.refresh(index=self.alias)
+            self._delete_changes([column_text(record_id) for record_id in ids])
         return removed
 
     def rebuild(self, docs: Iterable[RecordDoc]) -> int:
@@ -142,15 +150,96 @@ class ElasticIndex:
         with self._errors():
             self._drop_stale_builds()
             new_index = self._create_index(loading=True)
+            new_changes = self._create_changes_index()
+            # The change log is collected while the records stream past: a few small entries per
+            # changed record (changes are a small share of an archive), written after the records.
+            entries: list[Change] = []
             try:
-                written = self._bulk(new_index, docs)
+                written = self._bulk(new_index, _collecting(docs, entries))
+                self._bulk_changes(new_changes, entries)
                 self._es.indices.put_settings(index=new_index, settings={"index.refresh_interval": None})
-                self._es.indices.refresh(index=new_index)
+                self._es.indices.refresh(index=f"{new_index},{new_changes}")
             except BaseException:
-                self._es.indices.delete(index=new_index, ignore_unavailable=True)
+                self._es.indices.delete(index=f"{new_index},{new_changes}", ignore_unavailable=True)
                 raise
-            self._swap_alias(new_index)
+            self._swap_aliases({self.alias: new_index, self.changes_alias: new_changes})
         return written
+
+    @property
+    def changes_alias(self) -> str:
+        """The alias of the change log's index (`indexer.changes`), swapped together with the records'."""
+        return f"{self.alias}-changes"
+
+    def _create_changes_index(self) -> str:
+        stamp = datetime.now(UTC).strftime("%Y%m%d%H%M%S%f")
+        name = f"{self.changes_alias}-v{SCHEMA_VERSION}-{stamp}"
+        self._es.indices.create(index=name, settings={"number_of_shards": 1, "auto_expand_replicas": "0-1",
+                                                      "max_result_window": MAX_WINDOW},
+                                mappings=CHANGE_MAPPINGS, wait_for_active_shards="1")
+        return name
+
+    def _bulk_changes(self, index: str, entries: list[Change]) -> None:
+        """Write change entries by (record, version): re-indexing a record overwrites its entries."""
+        actions = ({"_op_type": "index", "_index": index, "_source": _change_source(entry),
+                    "_id": hashlib.sha256(f"{entry.record_id}\x00{entry.version}".encode("utf-8", "surrogatepass"))
+                    .hexdigest()} for entry in entries)
+        for ok, item in helpers.streaming_bulk(self._es, actions, chunk_size=1000, raise_on_error=False,
+                                               max_retries=5, initial_backoff=0.5, max_backoff=30):
+            if not ok:
+                result = next(iter(item.values()))
+                raise SunshineError(f"Elasticsearch rejected a change log entry: {_reason(result.get('error'))}")
+
+    def _delete_changes(self, record_ids: list[str]) -> None:
+        if not record_ids or not self._es.indices.exists(index=self.changes_alias):
+            return
+        # Found and deleted by id, not `_delete_by_query`: that lives in the reindex module, which a
+        # core-only node (the integration-test server) lacks. A record has few changes.
+        for start in range(0, len(record_ids), 1000):
+            query = {"terms": {"record_id": record_ids[start:start + 1000]}}
+            while hits := self._es.search(index=self.changes_alias, query=query, size=MAX_WINDOW, source=False,
+                                          track_total_hits=False)["hits"]["hits"]:
+                actions = ({"_op_type": "delete", "_index": hit["_index"], "_id": hit["_id"]} for hit in hits)
+                for ok, item in helpers.streaming_bulk(self._es, actions, chunk_size=1000, raise_on_error=False):
+                    result = next(iter(item.values()))
+                    if not ok and result.get("status") != 404:
+                        raise SunshineError(f"Elasticsearch could not delete a change log entry of "
+                                            f"{result.get('_id')}: {_reason(result.get('error'))}")
+                self._es.indices.refresh(index=self.changes_alias)
+
+    def changes(self, query: ChangeQuery) -> ChangePage:
+        """The change log, newest first; the per-kind counts ignore the `change` filter (a post_filter)."""
+        filters: list[dict[str, Any]] = [{"term": {name: column_text(value)}} for name in ("platform", "account")
+                                         if (value := getattr(query, name)) is not None]
+        bounds: dict[str, str] = {}
+        if query.date_from:
+            bounds["gte"] = query.date_from
+        if query.date_to and (end := next_day(query.date_to)) is not None:
+            bounds["lt"] = end
+        if bounds:
+            filters.append({"range": {"detected_at": bounds}})  # ISO strings: compared as SQLite compares
+        body: dict[str, Any] = {
+            "query": {"bool": {"filter": filters}}, "from": (query.page - 1) * query.per_page,
+            "size": query.per_page, "track_total_hits": True,
+            "sort": [{"detected_at": "desc"}, {"record_id": "asc"}, {"version": "desc"}],
+            "aggs": {"change": {"terms": {"field": "change", "size": len(CHANGE_KINDS)}}},
+            "timeout": f"{round(self.query_budget * 1000)}ms",
+        }
+        if query.change is not None:
+            body["post_filter"] = {"term": {"change": query.change}}
+        with self._errors():
+            try:
+                found = self._es.search(index=self.changes_alias, **body).body
+            except NotFoundError as exc:  # nothing indexed yet: no changes
+                _raise_if_foreign(exc)
+                return ChangePage(0, [], query.page, query.per_page, dict.fromkeys(CHANGE_KINDS, 0))
+        if found.get("timed_out"):
+            raise SearchTooCostly(self.query_budget)
+        counts = dict.fromkeys(CHANGE_KINDS, 0)
+        for bucket in found.get("aggregations", {}).get("change", {}).get("buckets", []):
+            counts[bucket["key"]] = bucket["doc_count"]
+        changes = [Change.from_json(json.loads(hit["_source"]["entry"])) for hit in found["hits"]["hits"]]
+        return ChangePage(total=found["hits"]["total"]["value"], changes=changes, page=query.page,
+                          per_page=query.per_page, counts=counts)
 
     def _bulk(self, index: str, docs: Iterable[RecordDoc]) -> int:
         """Stream docs in bounded chunks; retry 429s with backoff; report every doc that failed."""
@@ -199,7 +288,7 @@ class ElasticIndex:
 
     def _drop_stale_builds(self) -> None:
         """Delete versioned indices no alias points at, left by rebuilds that died a day or more ago."""
-        found = self._es.indices.get(index=f"{self.alias}-v*", allow_no_indices=True,
+        found = self._es.indices.get(index=f"{self.alias}-v*,{self.changes_alias}-v*", allow_no_indices=True,
                                      filter_path="*.aliases,*.settings.index.creation_date")
         cutoff = (time.time() - STALE_BUILD_SECONDS) * 1000
         stale = [name for name, info in found.body.items() if not info.get("aliases")
@@ -208,16 +297,19 @@ class ElasticIndex:
             log.warning("deleting abandoned search index builds: %s", ", ".join(stale))
             self._es.indices.delete(index=",".join(stale), ignore_unavailable=True)
 
-    def _swap_alias(self, new_index: str) -> None:
-        """One atomic `_aliases` call: alias off every old index (or a same-named concrete index)."""
+    def _swap_aliases(self, targets: dict[str, str]) -> None:
+        """One atomic `_aliases` call moving each alias onto its new index (off every old index, or
+        a same-named concrete index), so the records and their change log swap together."""
         actions: list[dict[str, Any]] = []
         old: list[str] = []
-        if self._es.indices.exists(index=self.alias) and not self._es.indices.exists_alias(name=self.alias):
-            actions.append({"remove_index": {"index": self.alias}})
-        elif self._es.indices.exists_alias(name=self.alias):
-            old = [name for name in self._es.indices.get_alias(name=self.alias) if name != new_index]
-            actions += [{"remove": {"index": name, "alias": self.alias}} for name in old]
-        actions.append({"add": {"index": new_index, "alias": self.alias, "is_write_index": True}})
+        for alias, new_index in targets.items():
+            if self._es.indices.exists(index=alias) and not self._es.indices.exists_alias(name=alias):
+                actions.append({"remove_index": {"index": alias}})
+            elif self._es.indices.exists_alias(name=alias):
+                stale = [name for name in self._es.indices.get_alias(name=alias) if name != new_index]
+                actions += [{"remove": {"index": name, "alias": alias}} for name in stale]
+                old += stale
+            actions.append({"add": {"index": new_index, "alias": alias, "is_write_index": True}})
         self._es.indices.update_aliases(actions=actions)
         if old:
             self._es.indices.delete(index=",".join(old), ignore_unavailable=True)
@@ -578,6 +670,19 @@ def _prefetched(items: Iterator[dict[str, Any]], depth: int = 2000) -> Iterator[
             worker.join(timeout=0.01)
 
 
+def _collecting(docs: Iterable[RecordDoc], entries: list[Change]) -> Iterator[RecordDoc]:
+    """`docs` as they are, noting each one's change log entries in `entries` on the way."""
+    for doc in docs:
+        entries.extend(change_entries(doc))
+        yield doc
+
+
+def _change_source(entry: Change) -> dict[str, Any]:
+    return {"record_id": column_text(entry.record_id), "version": entry.version, "change": entry.change,
+            "detected_at": column_text(entry.detected_at), "platform": column_text(entry.platform),
+            "account": column_text(entry.account), "entry": canonical_json(entry.to_json()).decode("utf-8")}
+
+
 def _source(doc: RecordDoc) -> dict[str, Any]:
     body: dict[str, Any] = {name: column_text(value) if (value := getattr(doc, name)) else value
                             for name in _KEYWORDS}
@@ -739,5 +844,14 @@ MAPPINGS: dict[str, Any] = {
         "author_stems": {"type": "text", "analyzer": "sunshine_terms"},
         # The record's canonical JSON, returned by `get` and with hits byte for byte; never indexed.
         "doc": {"type": "text", "index": False, "norms": False},
+    },
+}
+
+CHANGE_MAPPINGS: dict[str, Any] = {
+    "dynamic": "strict",
+    "properties": {
+        **{name: {"type": "keyword"} for name in ("record_id", "change", "platform", "account", "detected_at")},
+        "version": {"type": "integer"},
+        "entry": {"type": "text", "index": False, "norms": False},  # the `Change` as canonical JSON
     },
 }

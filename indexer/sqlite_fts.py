@@ -30,6 +30,7 @@ aggregations under the query), so picking `platform=x` shows only x in the platf
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import sqlite3
 import threading
@@ -40,10 +41,12 @@ from itertools import islice
 from pathlib import Path
 from typing import Any
 
+from archiver.canonical import canonical_json
 from archiver.durable import fsync_path
 from archiver.errors import SunshineError
 from archiver.model import RecordDoc
 from indexer import FACET_FIELDS, HIGHLIGHT_END, HIGHLIGHT_START, SearchHit, SearchPage, SearchQuery
+from indexer.changes import CHANGE_KINDS, Change, ChangePage, ChangeQuery, change_entries
 from indexer.documents import (
     FTS5_TOKENIZE,
     column_text,
@@ -56,7 +59,7 @@ from indexer.documents import (
 from indexer.fts5_snippet import long_text_highlight
 from indexer.query import QueryError, SearchTooCostly, TextQuery, bounded_text, fts5_match_parts
 
-SCHEMA_VERSION = 3  # 2: bidi controls separate words; 3: facet_days and covering indexes
+SCHEMA_VERSION = 4  # 2: bidi controls separate words; 3: facet_days and covering indexes; 4: changes
 BATCH = 2000
 POOL_SIZE = 8
 WHOLE_TEXT_CHARS = 1000  # shorter texts are highlighted whole; longer ones as a snippet
@@ -101,6 +104,18 @@ CREATE TABLE IF NOT EXISTS facet_days (
     n INTEGER NOT NULL,
     PRIMARY KEY (platform, account, kind, status, day)
 ) WITHOUT ROWID;
+-- The change log (indexer.changes): a record's entries are replaced whenever the record is written.
+CREATE TABLE IF NOT EXISTS changes (
+    record_id TEXT NOT NULL,
+    version INTEGER NOT NULL,
+    change TEXT NOT NULL,
+    detected_at TEXT NOT NULL,
+    platform TEXT NOT NULL,
+    account TEXT NOT NULL,
+    entry TEXT NOT NULL,
+    PRIMARY KEY (record_id, version)
+);
+CREATE INDEX IF NOT EXISTS changes_newest ON changes (detected_at DESC, record_id, version DESC);
 """
 # Created after a rebuild's bulk load (facet_days is then filled in one pass), at once otherwise.
 _COUNT_IN = """INSERT INTO facet_days
@@ -274,6 +289,7 @@ class SqliteIndex:
 
         def remove(connection: sqlite3.Connection) -> int:
             connection.executemany(_FTS_DELETE, keys)
+            connection.executemany("DELETE FROM changes WHERE record_id = ?", keys)
             # rowcount, not total_changes: the latter also counts the triggers' updates.
             return connection.executemany("DELETE FROM records WHERE record_id = ?", keys).rowcount
 
@@ -378,6 +394,36 @@ class SqliteIndex:
             ).fetchall()
         return [doc_from_json_text(row[0]) for row in rows]
 
+    def changes(self, query: ChangeQuery) -> ChangePage:
+        """The change log, newest first: counted and paged off `changes_newest`, rows read for one page."""
+        conditions: list[str] = []
+        params: list[Any] = []
+        for name in ("platform", "account"):
+            if (value := getattr(query, name)) is not None:
+                conditions.append(f"{name} = ?")
+                params.append(column_text(value))
+        if query.date_from:
+            conditions.append("detected_at >= ?")
+            params.append(query.date_from)
+        if query.date_to and (end := next_day(query.date_to)) is not None:
+            conditions.append("detected_at < ?")
+            params.append(end)
+        where = " AND ".join(conditions) or "1"
+        with self._reader() as connection, _budget(connection, self.query_budget):
+            counts = {kind: 0 for kind in CHANGE_KINDS}
+            for kind, count in connection.execute(
+                    f"SELECT change, count(*) FROM changes WHERE {where} GROUP BY change", params):
+                counts[kind] = count
+            if query.change is not None:
+                where += " AND change = ?"
+                params.append(query.change)
+            total = counts.get(query.change, 0) if query.change is not None else sum(counts.values())
+            rows = connection.execute(
+                f"SELECT entry FROM changes WHERE {where} ORDER BY detected_at DESC, record_id, version DESC "
+                "LIMIT ? OFFSET ?", (*params, query.per_page, (query.page - 1) * query.per_page)).fetchall()
+        changes = [Change.from_json(json.loads(row[0])) for row in rows]
+        return ChangePage(total=total, changes=changes, page=query.page, per_page=query.per_page, counts=counts)
+
     def search(self, query: SearchQuery) -> SearchPage:
         text_query = bounded_text(query.text)
         positive, excluded = fts5_match_parts(text_query)
@@ -469,6 +515,13 @@ def _write(connection: sqlite3.Connection, docs: Iterable[RecordDoc]) -> int:
         latest = {doc.record_id: doc for doc in batch}  # within a batch, the last one wins
         keys = [(column_text(record_id),) for record_id in latest]
         connection.executemany(_FTS_DELETE, keys)  # a no-op for new records
+        connection.executemany("DELETE FROM changes WHERE record_id = ?", keys)
+        connection.executemany(
+            "INSERT INTO changes VALUES (?, ?, ?, ?, ?, ?, ?)",
+            [(column_text(entry.record_id), entry.version, entry.change, column_text(entry.detected_at),
+              column_text(entry.platform), column_text(entry.account), canonical_json(entry.to_json()).decode())
+             for doc in latest.values() for entry in change_entries(doc)],
+        )
         connection.executemany(_UPSERT, [_row(doc) for doc in latest.values()])
         connection.executemany(
             _FTS_INSERT,
