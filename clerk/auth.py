@@ -49,3 +49,9 @@ def logout():
             record_action(catalog, tx, user.username, "logout", {}, client=request.remote_addr, ledger=False)
     session.clear()
     return redirect(url_for("auth.login"))
+
+
+@bp.route("/favicon.ico")
+def favicon():
+    """No icon, and no sign-in page for the browser's own request of one."""
+    return "", 204

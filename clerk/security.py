@@ -36,7 +36,7 @@ HEADERS = {
     "Cache-Control": "no-store",
 }
 HSTS = "max-age=31536000; includeSubDomains"
-OPEN_ENDPOINTS = frozenset({"auth.login", "static"})  # everything else needs a signed-in clerk
+OPEN_ENDPOINTS = frozenset({"auth.login", "auth.favicon", "static"})  # everything else needs a signed-in clerk
 csrf = CSRFProtect()
 
 
