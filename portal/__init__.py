@@ -87,9 +87,10 @@ class PortalResponse(Response):
 
 
 def _register_blueprints(app: Flask) -> None:
-    from portal import api, ledger, ops, proofs, public
+    from portal import api, changes, ledger, ops, proofs, public
 
-    for module in (public, api, ledger, proofs, ops):
+    for module in (public, api, ledger, proofs, ops,
+                   changes):
         app.register_blueprint(module.bp)
 
 

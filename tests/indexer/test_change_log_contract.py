@@ -43,7 +43,8 @@ def _docs() -> list[RecordDoc]:
     ]
 
 
-def _expected(docs: list[RecordDoc], query: ChangeQuery = ChangeQuery()) -> list[Change]:
+def _expected(docs: list[RecordDoc], query: ChangeQuery | None = None) -> list[Change]:
+    query = query or ChangeQuery()
     entries = [entry for doc in docs for entry in change_entries(doc)
                if (query.platform is None or entry.platform == query.platform)
                and (query.account is None or entry.account == query.account)
