@@ -38,6 +38,14 @@ def _choice(values: tuple[str, ...]) -> Schema:
     return {"type": "string", "enum": [*values, ""]}  # empty counts as absent
 
 
+def _or_empty(schema: Schema) -> Schema:
+    """An optional parameter: sent empty (`?page=`) it counts as absent."""
+    return {"anyOf": [schema, {"const": ""}]}
+
+
+DATE = _or_empty({"type": "string", "format": "date"})
+
+
 SCHEMAS: dict[str, Schema] = {
     "Error": {
         "type": "object", "required": ["error"], "additionalProperties": False,
@@ -185,13 +193,14 @@ SEARCH_FILTERS = [
     _param("account", {"type": "string", "maxLength": MAX_ACCOUNT_CHARS, "pattern": NO_CONTROL}, "Only this account."),
     _param("kind", _choice(KINDS), "Only this kind."),
     _param("status", _choice(STATUSES), "Only records whose latest version has this status."),
-    _param("from", {"type": "string", "format": "date"}, "Created on or after this day (YYYY-MM-DD); not after `to`."),
-    _param("to", {"type": "string", "format": "date"}, "Created on or before this day (YYYY-MM-DD)."),
+    _param("from", DATE, "Created on or after this day (YYYY-MM-DD); not after `to`."),
+    _param("to", DATE, "Created on or before this day (YYYY-MM-DD)."),
 ]
 PAGING = [
-    _param("page", {"type": "integer", "minimum": 1, "maximum": MAX_RESULT_WINDOW, "default": 1},
+    _param("page", _or_empty({"type": "integer", "minimum": 1, "maximum": MAX_RESULT_WINDOW, "default": 1}),
            f"Page number; page × per_page may not pass {MAX_RESULT_WINDOW}."),
-    _param("per_page", {"type": "integer", "minimum": 1, "maximum": MAX_PER_PAGE, "default": DEFAULT_PER_PAGE},
+    _param("per_page", _or_empty({"type": "integer", "minimum": 1, "maximum": MAX_PER_PAGE,
+                                  "default": DEFAULT_PER_PAGE}),
            "Results per page."),
 ]
 LEDGER_NUMBER = {"type": "integer", "minimum": 0, "maximum": 10 ** MAX_NUMBER_DIGITS - 1}
@@ -251,17 +260,18 @@ def document() -> Schema:
             "/api/v1/search.jsonl": _download("jsonl", "application/jsonl", "JSON Lines (one ResultRow a line)"),
             "/api/v1/records/{record_id}": _json_get(
                 "record", "One record with every version", _ref("Record"),
-                [{"name": "record_id", "in": "path", "required": True, "schema": {"type": "string"}}],
+                [{"name": "record_id", "in": "path", "required": True, "description": "`<platform>-<the platform's id>`",
+                  "schema": {"type": "string", "minLength": 3, "maxLength": 300, "pattern": "^[a-z]+-"}}],
                 ("NotFound", "TooManyRequests", "Unavailable")),
             "/api/v1/proof/inclusion": _json_get(
                 "inclusion_proof", "Inclusion proof of a ledger entry", _ref("InclusionProof"),
                 [_param("index", LEDGER_NUMBER, "The entry's index.", required=True),
-                 _param("size", LEDGER_NUMBER, "Tree size (default: the latest checkpoint's).")],
+                 _param("size", _or_empty(LEDGER_NUMBER), "Tree size (default: the latest checkpoint's).")],
                 ("BadRequest", "NotFound", "TooManyRequests", "Unavailable")),
             "/api/v1/proof/consistency": _json_get(
                 "consistency_proof", "Consistency proof between two tree sizes", _ref("ConsistencyProof"),
                 [_param("old", LEDGER_NUMBER, "The older tree size.", required=True),
-                 _param("new", LEDGER_NUMBER, "The newer tree size (default: the latest checkpoint's).")],
+                 _param("new", _or_empty(LEDGER_NUMBER), "The newer tree size (default: the latest checkpoint's).")],
                 ("BadRequest", "NotFound", "TooManyRequests", "Unavailable")),
             "/api/v1/openapi.json": _json_get("openapi", "This document", {"type": "object"}, [],
                                               ("TooManyRequests",)),
