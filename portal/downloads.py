@@ -109,8 +109,9 @@ def result_rows(search: Callable[[SearchQuery], SearchPage], query: SearchQuery,
 
 
 def download(search: Callable[[SearchQuery], SearchPage], query: SearchQuery, to_row: Callable[[SearchHit], Row],
-             kind: str, max_rows: int = MAX_ROWS) -> Response:
+             kind: str) -> Response:
     """The streamed response for `kind` ("csv" or "jsonl"); page 1 is searched before it starts."""
+    max_rows = MAX_ROWS
     query = replace(query, page=1, per_page=PAGE_ROWS)
     first = search(query)
     rows_in_file = min(first.total, max_rows)
