@@ -75,13 +75,26 @@ def test_verify_passes_on_the_demo_archive(demo_archive: DemoArchive) -> None:
 
 
 def test_no_token_is_written_into_the_archive(demo_archive: DemoArchive) -> None:
-    """The Facebook token travels in a header; the WARCs keep the exchange but never the secret."""
+    """A source's token travels in a header; the WARCs keep the exchange but never the secret.
+
+    A WARC is named for its source (`<source>-NNNNN.warc.gz`): one whose source names a `token_env`
+    holds the (redacted) Authorization header, one whose source has no token holds none.
+    """
     import gzip
 
+    from archiver.config import load_config
+
+    token_envs = {source.name: source.token_env for source in load_config(demo_archive.config).sources}
+    seen = set()
     for path in (demo_archive.data_dir / "store" / "warc").rglob("*.warc.gz"):
+        source = path.name.rsplit("-", 1)[0]
+        assert source in token_envs, path
+        seen.add(source)
         data = gzip.decompress(path.read_bytes())
-        assert b"Authorization" in data or b"bluesky" in path.name.encode()
+        assert (b"Authorization" in data) == bool(token_envs[source]), path
         assert b"sim-token" not in data, path
+    assert seen == set(token_envs)  # every source's exchanges were looked at
+    assert any(token_envs.values()) and not all(token_envs.values()), token_envs  # both kinds were checked
 
 
 def test_serve_answers_over_http(demo_archive: DemoArchive) -> None:
