@@ -11,6 +11,7 @@ so such a request is a documented 400.
 from __future__ import annotations
 
 import re
+import uuid
 from collections.abc import Iterator
 
 import pytest
@@ -38,9 +39,9 @@ CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance,
           response_schema_conformance]
 
 
-@pytest.fixture(scope="module")
-def api_app(tmp_path_factory: pytest.TempPathFactory):
-    """The standard archive, with a signed ledger so the proof routes answer 200 too."""
+@pytest.fixture(scope="module", params=["sqlite", pytest.param("elasticsearch", marks=pytest.mark.elasticsearch)])
+def api_app(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory):
+    """The standard archive on each search backend, with a signed ledger so the proof routes answer 200 too."""
     root = tmp_path_factory.mktemp("openapi")
     builder = ArchiveBuilder(root)
     build_standard(builder)
@@ -49,10 +50,15 @@ def api_app(tmp_path_factory: pytest.TempPathFactory):
     log.append_entries(builder.store, 0, [log.entry_for_capture(f"bluesky-p{i}", 1, "2026-01-01T00:00:00Z", f"{i:064x}")
                                           for i in range(LEDGER_SIZE)])
     log.sign_checkpoint(builder.store, signer, "openapi-test.example/log")
-    index = open_sqlite_index(root / "search.sqlite")
+    if request.param == "elasticsearch":
+        from indexer.elastic import ElasticIndex
+
+        index = ElasticIndex(request.getfixturevalue("es_url"), f"test-openapi-{uuid.uuid4().hex[:10]}")
+    else:
+        index = open_sqlite_index(root / "search.sqlite")
     index.rebuild(builder.docs)
+    yield create_app(load_config(write_config(root)), index=index, settings={"RATE_LIMIT_PER_MINUTE": 0})
     index.close()
-    return create_app(load_config(write_config(root)), settings={"RATE_LIMIT_PER_MINUTE": 0})
 
 
 def openapi_path(rule: str) -> str:
