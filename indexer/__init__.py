@@ -25,6 +25,10 @@ HIGHLIGHT_START = "\ue000"
 HIGHLIGHT_END = "\ue001"
 FACET_FIELDS = ("platform", "account", "kind", "status")
 MAX_PER_PAGE = 100
+# How a page of hits is ordered. "relevance" (bm25, then newest) needs words to rank by; without any it
+# is "newest". "oldest" is exactly the reverse of "newest" (created_at, then record_id descending), so
+# both backends read it off their newest-first index backwards.
+SORTS = ("relevance", "newest", "oldest")
 
 
 @dataclass(frozen=True)
@@ -40,6 +44,13 @@ class SearchQuery:
     date_to: str | None = None  # YYYY-MM-DD inclusive
     page: int = 1
     per_page: int = 20
+    sort: str | None = None  # one of SORTS; None: relevance when there is text, else newest
+
+    def order(self, ranked: bool) -> str:
+        """The order the backend applies: `ranked` is whether the text has words to rank by."""
+        if self.sort in (None, "relevance"):
+            return "relevance" if ranked else "newest"
+        return self.sort
 
 
 @dataclass(frozen=True)

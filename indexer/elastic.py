@@ -83,6 +83,9 @@ SIMPLE_QUERY_FLAGS = "AND|OR|NOT|PHRASE|PREFIX|WHITESPACE"
 _KEYWORDS = ("record_id", "platform", "account", "kind", "status", "thread_id", "parent_id")
 _SEARCHED = ("text", "author")
 _ASCII_NON_WORD = re.compile(r"[^A-Za-z0-9]")  # as in FTS5: every word may match either column
+# indexer.SORTS: "oldest" is "newest" exactly reversed (as on SQLite); "relevance" puts _score first.
+_SORTS: dict[str, list[Any]] = {"newest": [{"created_at": "desc"}, {"record_id": "asc"}],
+                                "oldest": [{"created_at": "asc"}, {"record_id": "desc"}]}
 # Facets (every value, as SQLite returns them) and the month timeline over the whole filtered result.
 _AGGREGATIONS: dict[str, Any] = {
     **{name: {"terms": {"field": name, "size": FACET_SIZE}} for name in FACET_FIELDS},
@@ -384,9 +387,10 @@ class ElasticIndex:
             raise QueryError(f"results past the first {MAX_WINDOW:,} cannot be paged to; narrow the search")
         es_query = build_query(query)
         searched = bool(bounded_text(query.text).required)  # as SQLite: a positive match to highlight
-        sort: list[Any] = [{"created_at": "desc"}, {"record_id": "asc"}]
-        if query.text.strip():
-            sort.insert(0, "_score")
+        order = query.order(ranked=bool(query.text.strip()))
+        sort: list[Any] = _SORTS["oldest" if order == "oldest" else "newest"]
+        if order == "relevance":
+            sort = ["_score", *sort]
         budget = f"{round(self.query_budget * 1000)}ms"  # each shard stops there and says `timed_out`
         counting = {"query": es_query, "size": 0, "track_total_hits": True, "aggs": _AGGREGATIONS,
                     "timeout": budget}

@@ -1,6 +1,6 @@
 """The portal's search query string, validated, and the user's search text, parsed once for both backends.
 
-`parse_search_args` turns `?q=&platform=&account=&kind=&status=&from=&to=&page=&per_page=` into a
+`parse_search_args` turns `?q=&platform=&account=&kind=&status=&from=&to=&sort=&page=&per_page=` into a
 `SearchQuery` or raises `QueryError` saying exactly what is wrong (the portal shows it on a 400 page).
 
 The search text language (the same on SQLite FTS5 and Elasticsearch)
@@ -42,7 +42,7 @@ from dataclasses import dataclass
 from archiver.config import PLATFORMS
 from archiver.errors import SunshineError
 from archiver.model import KINDS, STATUSES
-from indexer import MAX_PER_PAGE, SearchQuery
+from indexer import MAX_PER_PAGE, SORTS, SearchQuery
 
 MAX_QUERY_CHARS = 1000  # the search form's maxlength too (portal templates read it from here)
 MAX_RESULT_WINDOW = 10_000  # page * per_page: deep pagination is bounded (as Elasticsearch's default)
@@ -88,6 +88,7 @@ def parse_search_args(args: Mapping[str, str], *, max_per_page: int = MAX_PER_PA
     date_to = _date_arg(args, "to")
     if date_from and date_to and date_from > date_to:
         raise QueryError(f"'from' ({date_from}) must not be after 'to' ({date_to})")
+    sort = _choice_arg(args, "sort", SORTS)
     per_page = _int_arg(args, "per_page", min(DEFAULT_PER_PAGE, max_per_page), max_per_page)
     last = MAX_RESULT_WINDOW // per_page
     page = _int_arg(args, "page", 1, last,
@@ -96,7 +97,7 @@ def parse_search_args(args: Mapping[str, str], *, max_per_page: int = MAX_PER_PA
     bounded_text(text)  # a search too big for the backends is refused here, with its limit
     return SearchQuery(
         text=text, platform=platform, account=account, kind=kind, status=status,
-        date_from=date_from, date_to=date_to, page=page, per_page=per_page,
+        date_from=date_from, date_to=date_to, page=page, per_page=per_page, sort=sort,
     )
 
 

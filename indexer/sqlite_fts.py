@@ -21,7 +21,8 @@ comes back, so hostile text round-trips exactly. `records_fts` indexes the recor
 remove_diacritics 2, bidi controls as separators): "arrest" finds "arrested", "cafe" finds "café".
 
 Search semantics (shared with Elasticsearch; see `indexer.query` for the text language): ranked by
-bm25 (text weighs twice the author), then newest first; without text, newest first. Filters are exact
+bm25 (text weighs twice the author), then newest first; without text, newest first; or, on request
+(`SearchQuery.sort`), newest or oldest first whatever the text. Filters are exact
 (platform, account, kind, status) plus `created_at` dates, both ends inclusive. Facets and the monthly
 timeline count the whole filtered result, the facet's own field included (like Elasticsearch terms
 aggregations under the query), so picking `platform=x` shows only x in the platform facet.
@@ -147,6 +148,12 @@ ON CONFLICT (record_id) DO UPDATE SET
 _FTS_DELETE = "DELETE FROM records_fts WHERE rowid = (SELECT id FROM records WHERE record_id = ?)"
 _FTS_INSERT = "INSERT INTO records_fts (rowid, text, author) SELECT id, ?, ? FROM records WHERE record_id = ?"
 _RANK = "bm25(records_fts, 1.0, 0.5)"
+# indexer.SORTS as ORDER BY clauses; "oldest" is "newest" reversed, read off records_newest backwards.
+_ORDERS = {
+    "relevance": f"{_RANK}, r.created_at DESC, r.record_id",
+    "newest": "r.created_at DESC, r.record_id",
+    "oldest": "r.created_at ASC, r.record_id DESC",
+}
 _BY_ID = "INDEXED BY records_by_id"  # a match's filter and order columns without reading its row
 _HIGHLIGHT = (  # long texts are highlighted by indexer.fts5_snippet instead (snippet() is quadratic)
     f"CASE WHEN length(records_fts.text) <= {WHOLE_TEXT_CHARS} THEN highlight(records_fts, 0, ?, ?) END"
@@ -430,23 +437,22 @@ class SqliteIndex:
         conditions, params = _filters(query)
         offset = (query.page - 1) * query.per_page
         with self._reader() as connection, _budget(connection, self.query_budget):
+            order = _ORDERS[query.order(ranked=positive is not None)]
             if positive is None and excluded is None:
                 # No text: counted from facet_days, paged off records_newest; no record row is read.
                 facets, timeline = _aggregate_days(connection, query)
                 where = " AND ".join(conditions) or "1"
                 page_sql = (f"SELECT r.id FROM records AS r INDEXED BY records_newest WHERE {where} "
-                            "ORDER BY r.created_at DESC, r.record_id LIMIT ? OFFSET ?")
+                            f"ORDER BY {order} LIMIT ? OFFSET ?")
             else:
                 if positive is not None:
                     source = f"records_fts JOIN records AS r {_BY_ID} ON r.id = records_fts.rowid"
                     conditions.insert(0, "records_fts MATCH ?")
                     params.insert(0, positive)
-                    order = f"{_RANK}, r.created_at DESC, r.record_id"
                 else:
                     source = f"records AS r {_BY_ID}"
                     conditions.append("r.id NOT IN (SELECT rowid FROM records_fts WHERE records_fts MATCH ?)")
                     params.append(excluded)
-                    order = "r.created_at DESC, r.record_id"
                 where = " AND ".join(conditions)
                 facets, timeline = _aggregate(connection, source, where, params)
                 page_sql = f"SELECT r.id FROM {source} WHERE {where} ORDER BY {order} LIMIT ? OFFSET ?"

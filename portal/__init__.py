@@ -87,10 +87,11 @@ class PortalResponse(Response):
 
 
 def _register_blueprints(app: Flask) -> None:
-    from portal import api, changes, ledger, ops, proofs, public
+    from portal import accounts, api, changes, ledger, ops, proofs, public
 
     for module in (public, api, ledger, proofs, ops,
-                   changes):
+                   changes,
+                   accounts):
         app.register_blueprint(module.bp)
 
 
