@@ -87,11 +87,13 @@ class PortalResponse(Response):
 
 
 def _register_blueprints(app: Flask) -> None:
-    from portal import accounts, api, changes, ledger, ops, proofs, public
+    from portal import accounts, api, changes, feeds, help, ledger, ops, proofs, public
 
     for module in (public, api, ledger, proofs, ops,
                    changes,
-                   accounts):
+                   accounts,
+                   feeds,
+                   help):
         app.register_blueprint(module.bp)
 
 

@@ -30,6 +30,7 @@ GAP = 2
 PLOT_HEIGHT = 120
 LABEL_HEIGHT = 16
 LEFT = 36  # room for the y axis' largest count
+MIN_BARS = 24  # a short series is drawn at this width, so a single month is a bar, not a wall
 
 
 @dataclass(frozen=True)
@@ -79,7 +80,7 @@ def month_svg(series: MonthSeries, *, title: str, chart_id: str) -> Markup:
     if not series.months:
         return Markup("")
     peak = max(series.peak, 1)
-    width = LEFT + len(series.months) * (BAR_WIDTH + GAP)
+    width = LEFT + max(len(series.months), MIN_BARS) * (BAR_WIDTH + GAP)
     height = PLOT_HEIGHT + LABEL_HEIGHT
     svg = ET.Element("svg", {
         "xmlns": "http://www.w3.org/2000/svg", "class": "chart", "role": "img",

@@ -14,9 +14,10 @@ from werkzeug.exceptions import HTTPException
 
 from archiver.errors import SunshineError
 from archiver.model import RecordDoc
-from indexer import FACET_FIELDS, SearchPage, SearchQuery
+from indexer import FACET_FIELDS, SORTS, SearchPage, SearchQuery
 from portal import archive
 from portal.backends import STORE_PART, BackendDown, index, store
+from portal.charts import month_bounds, month_series, month_svg
 from portal.search_args import parse_args
 from portal.security import CAPTURE_CSP
 from portal.textdiff import diff_texts
@@ -30,7 +31,8 @@ LATEST_ON_HOME = 10
 CACHE_VERSIONED = "public, max-age=31536000, immutable"
 CACHE_LATEST = "public, max-age=60"
 THREAD_LIMIT = 500
-HTML_ARGS = ("q", "platform", "account", "kind", "status", "from", "to", "page")
+HTML_ARGS = ("q", "platform", "account", "kind", "status", "from", "to", "sort", "page")
+SORT_LABELS = {"relevance": "Best match", "newest": "Newest first", "oldest": "Oldest first"}
 
 
 @bp.get("/")
@@ -46,9 +48,13 @@ def search() -> str:
     args = MultiDict([(key, value) for key, value in request.args.items(multi=True) if key != "per_page"])
     query = parse_args(args)
     page = index().search(query)
+    series = month_series(page.timeline)
     return render_template("search.html", query=query, page=page, args=_current_args(),
                            facets=_facet_links(query, page), pages=_pagination(page),
-                           last_page=_last_page(page))
+                           last_page=_last_page(page), sorts=_sort_links(query),
+                           series=series, chart=month_svg(series, title="Results per month", chart_id="timeline"),
+                           month_url=_month_url, current_month=_current_month(query),
+                           account_link=_account_link(query, page))
 
 
 @bp.get("/records/<record_id>")
@@ -231,3 +237,38 @@ def _pagination(page: SearchPage) -> dict[str, str | None]:
         "prev": _search_url(args, page=str(page.page - 1)) if page.page > 1 else None,
         "next": _search_url(args, page=str(page.page + 1)) if page.page < last else None,
     }
+
+
+def _sort_links(query: SearchQuery) -> list[dict[str, Any]]:
+    """The orders a search can take, as links; the one in force is marked, not linked."""
+    args = _current_args()
+    current = query.order(ranked=bool(query.text.strip()))
+    offered = SORTS if query.text.strip() else tuple(sort for sort in SORTS if sort != "relevance")
+    return [{"sort": sort, "label": SORT_LABELS[sort], "active": sort == current,
+             "url": _search_url(args, sort=sort)} for sort in offered]
+
+
+def _month_url(month: str) -> str:
+    """The current search limited to one "YYYY-MM" month (a linked month facet)."""
+    first, last = month_bounds(month)
+    return _search_url(_current_args(), **{"from": first, "to": last})
+
+
+def _current_month(query: SearchQuery) -> str | None:
+    """The month the search is limited to, when its dates are exactly one whole month."""
+    if query.date_from and query.date_to and query.date_from[:7] == query.date_to[:7]:
+        month = query.date_from[:7]
+        if (query.date_from, query.date_to) == month_bounds(month):
+            return month
+    return None
+
+
+def _account_link(query: SearchQuery, page: SearchPage) -> str | None:
+    """The account page of the account the search is filtered to, when its platform is known too."""
+    if query.account is None:
+        return None
+    platforms = [name for name, count in (page.facets.get("platform") or {}).items() if count]
+    platform = query.platform or (platforms[0] if len(platforms) == 1 else None)
+    if platform is None:
+        return None
+    return url_for("accounts.account", platform=platform, account=query.account)
