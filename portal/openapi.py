@@ -17,7 +17,7 @@ from typing import Any
 
 from archiver.config import PLATFORMS
 from archiver.model import KINDS, STATUSES
-from indexer import FACET_FIELDS, MAX_PER_PAGE
+from indexer import FACET_FIELDS, MAX_PER_PAGE, SORTS
 from indexer.query import DEFAULT_PER_PAGE, MAX_ACCOUNT_CHARS, MAX_QUERY_CHARS, MAX_RESULT_WINDOW
 from portal.downloads import CSV_COLUMNS, MAX_ROWS, RESULT_TEXT_CHARS
 from portal.ledger import MAX_NUMBER_DIGITS
@@ -195,6 +195,8 @@ SEARCH_FILTERS = [
     _param("status", _choice(STATUSES), "Only records whose latest version has this status."),
     _param("from", DATE, "Created on or after this day (YYYY-MM-DD); not after `to`."),
     _param("to", DATE, "Created on or before this day (YYYY-MM-DD)."),
+    _param("sort", _choice(SORTS), "Order: relevance (the default with search text), newest (the default "
+           "without), or oldest."),
 ]
 PAGING = [
     _param("page", _or_empty({"type": "integer", "minimum": 1, "maximum": MAX_RESULT_WINDOW, "default": 1}),
