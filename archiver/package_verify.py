@@ -21,6 +21,8 @@ the one the department's portal publishes at `/ledger/key`, obtained separately.
 from __future__ import annotations
 
 import json
+import logging
+import re
 import tempfile
 import zipfile
 from dataclasses import dataclass, field
@@ -115,6 +117,8 @@ def _unpack(path: Path, into: Path, report: PackageReport) -> Path | None:
 # ---------------------------------------------------------------------------------------------- bag
 
 def _check_bag(root: Path, report: PackageReport) -> None:
+    _check_manifest_lines(root, report)
+    logging.getLogger("bagit").setLevel(logging.CRITICAL)  # its findings are reported below, once, by file
     try:
         bag = bagit.Bag(str(root))
         bag.validate()
@@ -123,30 +127,70 @@ def _check_bag(root: Path, report: PackageReport) -> None:
         report.problems.extend(_bag_problems(root, exc))
     except bagit.BagError as exc:
         report.problems.append(f"bagit.txt or bag-info.txt: not a valid bag ({exc})")
+    except UnicodeDecodeError:
+        for tag in sorted(root.glob("*.txt")):
+            try:
+                tag.read_bytes().decode("utf-8")
+            except UnicodeDecodeError as exc:
+                report.problems.append(f"{tag.name}: changed (not UTF-8 text: {exc.reason} at byte {exc.start})")
 
 
 def _bag_problems(root: Path, exc: bagit.BagValidationError) -> list[str]:
     """Name the changed file: one that disagrees with every manifest listing it, else the manifest
-    that alone disagrees (a changed manifest line)."""
+    that alone disagrees (a changed line: its digest, or the file name it gives)."""
     mismatched: dict[str, list[str]] = {}
     problems = []
     for detail in exc.details or []:
+        name = str(getattr(detail, "path", ""))
+        listing, kinds = _algorithms_listing(root, name), _algorithms(root, name)
         if isinstance(detail, bagit.ChecksumMismatch):
-            mismatched.setdefault(str(detail.path), []).append(detail.algorithm)
+            mismatched.setdefault(name, []).append(detail.algorithm)
+        elif isinstance(detail, bagit.FileMissing):
+            problems.extend([f"{name}: missing (listed in every manifest)"] if listing == kinds else
+                            [f"{_manifest(name, a)}: changed (a line names {name!r}, which the other manifests "
+                             "do not list and the bag does not hold)" for a in sorted(listing)])
+        elif isinstance(detail, bagit.UnexpectedFile):
+            problems.extend([f"{name}: not in the bag's manifests (added?)"] if not listing else
+                            [f"{_manifest(name, a)}: changed (no line for {name}, which the other manifests list)"
+                             for a in sorted(kinds - listing)])
         else:
             problems.append(f"{detail}")
     for name, algorithms in sorted(mismatched.items()):
-        listed = _algorithms_listing(root, name)
-        if set(algorithms) >= listed:
+        if set(algorithms) >= _algorithms_listing(root, name):
             problems.append(f"{name}: changed (its {', '.join(sorted(algorithms))} does not match the bag's manifests)")
         else:
-            for algorithm in sorted(algorithms):
-                manifest = ("tagmanifest" if _is_tag_file(name) else "manifest") + f"-{algorithm}.txt"
-                problems.append(f"{manifest}: changed (its line for {name} does not match the file, which the "
-                                "other manifest vouches for)")
+            problems.extend(f"{_manifest(name, algorithm)}: changed (its line for {name} does not match the file, "
+                            "which the other manifest vouches for)" for algorithm in sorted(algorithms))
     if not problems:
         problems.append(f"bag: {exc}")
     return problems
+
+
+def _manifest(name: str, algorithm: str) -> str:
+    return ("tagmanifest" if _is_tag_file(name) else "manifest") + f"-{algorithm}.txt"
+
+
+def _algorithms(root: Path, name: str) -> set[str]:
+    prefix = "tagmanifest-" if _is_tag_file(name) else "manifest-"
+    return {path.stem.removeprefix(prefix) for path in root.glob(f"{prefix}*.txt")}
+
+
+# The `bagit` library's lines: lower-case hex digest, two spaces (one in tag manifests), the path.
+_MANIFEST_LINE = {"sha256": re.compile(r"^[0-9a-f]{64} {1,2}\S.*$"), "sha512": re.compile(r"^[0-9a-f]{128} {1,2}\S.*$")}
+
+
+def _check_manifest_lines(root: Path, report: PackageReport) -> None:
+    """RFC 8493 lets digests be upper or lower case; `sunshine export` writes lower case only, so
+    any other form means the manifest was changed after it was written."""
+    for manifest in sorted(root.glob("*manifest-*.txt")):
+        pattern = _MANIFEST_LINE.get(manifest.stem.rpartition("-")[2])
+        if pattern is None:
+            continue
+        for number, line in enumerate(manifest.read_bytes().decode("utf-8", "replace").split("\n"), start=1):
+            if line and not pattern.match(line):
+                report.problems.append(f"{manifest.name}: line {number} is not as `sunshine export` writes it "
+                                       "(changed)")
+                break
 
 
 def _is_tag_file(name: str) -> bool:

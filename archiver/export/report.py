@@ -67,8 +67,20 @@ def _nested(children: dict[str | None, list[RecordDoc]], parent: str | None, dep
     return rows
 
 
+# Bidirectional controls reorder what a reader sees (U+202E makes "evil.exe" read "exe.live"); a
+# record for a court is shown with them visible, as [U+202E], never applied.
+_BIDI = re.compile("[\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+def visible_controls(text: str) -> str:
+    """`text` with each bidirectional control shown as `[U+XXXX]` instead of applied."""
+    return _BIDI.sub(lambda match: f"[U+{ord(match.group()):04X}]", text)
+
+
 def shorten(text: str) -> str:
-    """`text`, cut at `TEXT_LIMIT` characters with a note saying where the rest is."""
+    """`text` for reading: bidirectional controls made visible, cut at `TEXT_LIMIT` characters with
+    a note saying where the rest is."""
+    text = visible_controls(text)
     if len(text) <= TEXT_LIMIT:
         return text
     return (text[:TEXT_LIMIT] + f" [... {len(text) - TEXT_LIMIT:,} more characters: the full text is in "
