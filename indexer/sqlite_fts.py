@@ -60,7 +60,8 @@ from indexer.documents import (
 from indexer.fts5_snippet import long_text_highlight
 from indexer.query import QueryError, SearchTooCostly, TextQuery, bounded_text, fts5_match_parts
 
-SCHEMA_VERSION = 4  # 2: bidi controls separate words; 3: facet_days and covering indexes; 4: changes
+SCHEMA_VERSION = 5  # 2: bidi controls separate words; 3: facet_days and covering indexes; 4: changes;
+# 5: records.bucket
 BATCH = 2000
 POOL_SIZE = 8
 WHOLE_TEXT_CHARS = 1000  # shorter texts are highlighted whole; longer ones as a snippet
@@ -81,14 +82,27 @@ CREATE TABLE IF NOT EXISTS records (
     created_at TEXT NOT NULL,
     thread_id TEXT NOT NULL,
     author_is_department INTEGER NOT NULL,
-    doc TEXT NOT NULL
+    doc TEXT NOT NULL,
+    bucket INTEGER NOT NULL  -- buckets.id of (platform, account, kind, status, month)
+);
+-- Every (facet values, month) a record has had, numbered: a text search's facets and timeline group
+-- its matches by this one integer (then name the ~2,000 groups) instead of by five strings, which
+-- cost 4x as much at 200k matches (the GROUP BY's sort).
+CREATE TABLE IF NOT EXISTS buckets (
+    id INTEGER PRIMARY KEY,
+    platform TEXT NOT NULL,
+    account TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    status TEXT NOT NULL,
+    month TEXT NOT NULL,
+    UNIQUE (platform, account, kind, status, month)
 );
 -- Pages without text, newest first, read straight off this index (filters included, no row read).
 CREATE INDEX IF NOT EXISTS records_newest
     ON records (created_at DESC, record_id, platform, account, kind, status);
 -- Everything a text match is filtered, counted and ordered by, found by id without the (wide) row.
 CREATE INDEX IF NOT EXISTS records_by_id
-    ON records (id, platform, account, kind, status, created_at, record_id);
+    ON records (id, platform, account, kind, status, created_at, record_id, bucket);
 CREATE INDEX IF NOT EXISTS records_thread ON records (thread_id, created_at);
 CREATE INDEX IF NOT EXISTS records_latest ON records (kind, author_is_department, created_at);
 CREATE VIRTUAL TABLE IF NOT EXISTS records_fts USING fts5 (
@@ -136,14 +150,16 @@ INSERT INTO facet_days
 SELECT platform, account, kind, status, substr(created_at, 1, 10), count(*) FROM records INDEXED BY records_newest
 GROUP BY 1, 2, 3, 4, 5
 """
+_BUCKET = "INSERT OR IGNORE INTO buckets (platform, account, kind, status, month) VALUES (?, ?, ?, ?, substr(?, 1, 7))"
 _UPSERT = """
 INSERT INTO records (record_id, platform, account, kind, status, created_at, thread_id,
-                     author_is_department, doc)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+                     author_is_department, doc, bucket)
+VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, (SELECT id FROM buckets
+        WHERE platform = ?2 AND account = ?3 AND kind = ?4 AND status = ?5 AND month = substr(?6, 1, 7)))
 ON CONFLICT (record_id) DO UPDATE SET
     platform = excluded.platform, account = excluded.account, kind = excluded.kind,
     status = excluded.status, created_at = excluded.created_at, thread_id = excluded.thread_id,
-    author_is_department = excluded.author_is_department, doc = excluded.doc
+    author_is_department = excluded.author_is_department, doc = excluded.doc, bucket = excluded.bucket
 """
 _FTS_DELETE = "DELETE FROM records_fts WHERE rowid = (SELECT id FROM records WHERE record_id = ?)"
 _FTS_INSERT = "INSERT INTO records_fts (rowid, text, author) SELECT id, ?, ? FROM records WHERE record_id = ?"
@@ -528,7 +544,9 @@ def _write(connection: sqlite3.Connection, docs: Iterable[RecordDoc]) -> int:
               column_text(entry.platform), column_text(entry.account), canonical_json(entry.to_json()).decode())
              for doc in latest.values() for entry in change_entries(doc)],
         )
-        connection.executemany(_UPSERT, [_row(doc) for doc in latest.values()])
+        rows = [_row(doc) for doc in latest.values()]
+        connection.executemany(_BUCKET, [row[1:6] for row in rows])  # platform .. created_at
+        connection.executemany(_UPSERT, rows)
         connection.executemany(
             _FTS_INSERT,
             [(searchable_text(doc.text), searchable_text(doc.author), key[0])
@@ -574,13 +592,14 @@ def _aggregate(
 ) -> tuple[dict[str, dict[str, int]], dict[str, int]]:
     """Facet counts for every FACET_FIELD and the per-month timeline, in one pass over the result.
 
-    One GROUP BY over all five keys at once (their combinations are few) is summed up here: far
-    cheaper than one grouping per field over a large result.
+    The matches are grouped by their bucket (one integer standing for all five keys: their
+    combinations are few), the groups named from `buckets` and summed up here: far cheaper than one
+    grouping per field, or one over five strings, over a large result.
     """
-    keys = ", ".join(f"r.{name}" for name in FACET_FIELDS)
+    keys = ", ".join(f"b.{name}" for name in FACET_FIELDS)
     sql = (
-        f"SELECT {keys}, substr(r.created_at, 1, 7) AS month, count(*) FROM {source} WHERE {where} "
-        f"GROUP BY {keys}, month"
+        f"SELECT {keys}, b.month, n FROM (SELECT r.bucket AS bucket, count(*) AS n FROM {source} "
+        f"WHERE {where} GROUP BY r.bucket) JOIN buckets AS b ON b.id = bucket"
     )
     return _summed(connection.execute(sql, params))
 
