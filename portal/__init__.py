@@ -63,9 +63,10 @@ def create_app(config: Config | str | Path | None = None, *, index: SearchIndex 
     app.json.sort_keys = False
     app.response_class = PortalResponse
 
-    from portal import backends, errors, security
+    from portal import backends, errors, i18n, security
 
     backends.init_app(app, config, index=index, store=store)
+    i18n.init_app(app)
     security.init_app(app)
     errors.init_app(app)
     _register_blueprints(app)
