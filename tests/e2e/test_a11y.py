@@ -42,18 +42,21 @@ def open_folds(page) -> None:
     page.evaluate("document.querySelectorAll('details').forEach((fold) => { fold.open = true; })")
 
 
+@pytest.mark.parametrize("lang", ["en", "es"])
 @pytest.mark.parametrize("width", [1280, 375], ids=lambda width: f"{width}px")
 @pytest.mark.parametrize("name", list(PAGES))
-def test_axe_finds_no_wcag_violations(browser, base_url, name, width):
+def test_axe_finds_no_wcag_violations(browser, base_url, name, width, lang):
     # axe is injected by the test, so the page's CSP must not apply to it (the portal's own markup is
     # checked against the CSP in test_browser.py)
     context = browser.new_context(viewport={"width": width, "height": 900}, bypass_csp=True)
     page = context.new_page()
-    page.goto(base_url + PAGES[name])
+    path = PAGES[name] + ("&" if "?" in PAGES[name] else "?") + f"lang={lang}"
+    page.goto(base_url + path)
+    assert page.evaluate("document.documentElement.lang") == lang
     open_folds(page)
     violations = axe_violations(page)
     context.close()
-    assert violations == [], f"{PAGES[name]} at {width}px: {violations}"
+    assert violations == [], f"{path} at {width}px: {violations}"
 
 
 def test_skip_link_is_first_and_focus_is_visible(browser, base_url):
