@@ -474,9 +474,7 @@ class SqliteIndex:
                 page_sql = f"SELECT r.id FROM {source} WHERE {where} ORDER BY {order} LIMIT ? OFFSET ?"
             total = sum(facets["platform"].values())
             page_ids = []
-            if offset < total and positive is not None and len(conditions) == 1 and order == _ORDERS["relevance"]:
-                page_ids = _ranked_page(connection, positive, offset, query.per_page)
-            elif offset < total:
+            if offset < total:
                 page_ids = [row[0] for row in connection.execute(page_sql, (*params, query.per_page, offset))]
             hits = _hits(connection, page_ids, text_query, positive)
         return SearchPage(
@@ -631,37 +629,6 @@ def _summed(rows: Iterable[tuple[Any, ...]]) -> tuple[dict[str, dict[str, int]],
         name: dict(sorted(counts[name].items(), key=lambda item: (-item[1], item[0]))) for name in FACET_FIELDS
     }
     return facets, dict(sorted(counts["month"].items()))
-
-
-def _ranked_page(connection: sqlite3.Connection, match: str, offset: int, per_page: int) -> list[int]:
-    """The ids of one page in relevance order (`_ORDERS["relevance"]`) for a text without filters.
-
-    Ranked on the FTS table alone (no row of `records` per match: ~40% of the time at 200k matches),
-    keeping only the best `offset + per_page` scores, then every match tied with the last of them is
-    fetched too, so that the tie-breakers (newest first, then record_id) order exactly as the one
-    ORDER BY over all matches would; the scores are the same doubles in both queries.
-    """
-    wanted = offset + per_page
-    limit = wanted + per_page
-    while True:
-        scored = connection.execute(
-            f"SELECT rowid, {_RANK} AS score FROM records_fts WHERE records_fts MATCH ? ORDER BY score LIMIT ?",
-            (match, limit)).fetchall()
-        if len(scored) < limit or len(scored) <= wanted or scored[-1][1] != scored[wanted - 1][1]:
-            break
-        limit *= 4  # the last kept score is tied beyond the limit: widen until the tie ends
-    if len(scored) > wanted:
-        cut = scored[wanted - 1][1]
-        scored = [(row_id, score) for row_id, score in scored if score <= cut]
-    scores = dict(scored)
-    keys = connection.execute(
-        f"SELECT id, created_at, record_id FROM records {_BY_ID} WHERE id IN (SELECT value FROM json_each(?))",
-        (json.dumps(list(scores)),)).fetchall()
-    # created_at DESC then record_id ASC: two stable sorts, the secondary key first.
-    keys.sort(key=lambda row: row[2])
-    keys.sort(key=lambda row: row[1], reverse=True)
-    keys.sort(key=lambda row: scores[row[0]])
-    return [row[0] for row in keys[offset:wanted]]
 
 
 def _hits(
