@@ -9,6 +9,9 @@ each against both, after one warm-up pass, and prints p50/p95 latency per backen
 whether the two backends agree on every total. Targets: >= 10,000 docs/s bulk, p95 < 50 ms.
 
     python -m bench.search_bench [--records 1000000] [--es-url URL] [--repeat 3] [--keep DIR]
+                                 [--backends sqlite,elasticsearch] [--per-query]
+
+`--backends sqlite` measures the embedded backend alone (no Elasticsearch is started).
 
 Without --es-url a node is started with `infra.es_server.start()` (and stopped again if this script
 started it). The index built on it is a uniquely named alias, deleted at the end.
@@ -179,21 +182,27 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--keep", type=Path, default=None, help="Keep the SQLite index in this folder")
     parser.add_argument("--per-query", action="store_true", help="Also print each query's median")
+    parser.add_argument("--backends", default="sqlite,elasticsearch",
+                        help="Comma-separated: sqlite, elasticsearch (default both)")
     args = parser.parse_args(argv)
+    chosen = [name.strip() for name in args.backends.split(",") if name.strip()]
+    if not chosen or set(chosen) - {"sqlite", "elasticsearch"}:
+        parser.error(f"--backends must name sqlite and/or elasticsearch, not {args.backends!r}")
 
     from indexer.elastic import ElasticIndex
     from indexer.sqlite_fts import SqliteIndex
 
     print(f"search_bench: {args.records:,} records, {args.repeat} timed passes over 50 queries; "
           f"load average before: {_load()}", flush=True)
-    es_url, stop_es = _es(args.es_url)
+    es_url, stop_es = _es(args.es_url) if "elasticsearch" in chosen else ("", lambda: None)
     work = args.keep or Path(tempfile.mkdtemp(prefix="search-bench-"))
     work.mkdir(parents=True, exist_ok=True)
     alias = f"bench-search-{uuid.uuid4().hex[:8]}"
-    backends: dict[str, SearchIndex] = {
-        "sqlite": SqliteIndex(work / "search.sqlite"),
-        "elasticsearch": ElasticIndex(es_url, alias, request_timeout=120),
-    }
+    backends: dict[str, SearchIndex] = {}
+    if "sqlite" in chosen:
+        backends["sqlite"] = SqliteIndex(work / "search.sqlite")
+    if "elasticsearch" in chosen:
+        backends["elasticsearch"] = ElasticIndex(es_url, alias, request_timeout=120)
     loads: dict[str, tuple[int, float, str]] = {}
     timings: dict[str, tuple[list[float], dict[str, list[float]], dict[str, int]]] = {}
     queries = bench_queries()
@@ -210,7 +219,8 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         for index in backends.values():
             index.close()
-        _drop_es(es_url, alias)
+        if es_url:
+            _drop_es(es_url, alias)
         stop_es()
         if args.keep is None:
             shutil.rmtree(work, ignore_errors=True)
@@ -232,8 +242,9 @@ def main(argv: list[str] | None = None) -> int:
     verdict = {n: "ok" if percentile(timings[n][0], 0.95) < 50 else "ABOVE" for n in names}
     print(f"{'p95 vs target':<22}" + "".join(f"{verdict[n]:>16}" for n in names))
     differing = [label for label, _ in queries if len({timings[n][2][label] for n in names}) > 1]
-    print(f"\ntotals agree on {50 - len(differing)}/50 queries"
-          + (f"; differ on: {', '.join(differing)}" if differing else ""))
+    if len(names) > 1:
+        print(f"\ntotals agree on {50 - len(differing)}/50 queries"
+              + (f"; differ on: {', '.join(differing)}" if differing else ""))
     slowest = {n: max(timings[n][1], key=lambda label: statistics.median(timings[n][1][label])) for n in names}
     for n in names:
         label = slowest[n]
