@@ -20,7 +20,14 @@ parent is its `snippet.parentId` (YouTube threads are two levels deep). A video'
 `snippet.description` (its title when the description is empty; the title stays in the native
 object); a comment's text is `snippet.textOriginal` (else `textDisplay`, asked for as plain text).
 YouTube has no "hidden" state readable by the API (held-for-review comments are simply not listed),
-so every record is "active". A video's media is its largest thumbnail.
+so every record is "active". A video's media is its largest thumbnail and its caption tracks:
+    captions.list?part=snippet&videoId=<video>         → `youtube#caption` ids, asked only for a video
+                                                         whose `contentDetails.caption` is "true"
+    captions/<id>?tfmt=vtt (captions.download)         → the track as WebVTT, fetched as media
+The track ids are known only after captions.list, so a captioned video's record is held back and taken
+from a second videos.list of that one video (1 unit) whose record names the tracks as media; the
+download needs an OAuth token of the channel owner, and an API key's 403 `forbidden` is recorded as a
+skipped media ("captions need OAuth"), not a failed capture.
 
 Auth: a source's token is either an API key (Google keys start `AIza`), sent in the `X-goog-api-key`
 header, or an OAuth 2.0 access token, sent as `Authorization: Bearer`. Never the `key=` query
@@ -50,15 +57,16 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
-from scrapy.http import Request
+from scrapy.http import Request, Response
+from twisted.python.failure import Failure
 
-from archiver.model import MediaRef, ParsedRecord, Tombstone
-from spiders.base import FEED_PRIORITY, ApiSpider, Outcome, PayloadError, instant
+from archiver.model import Capture, MediaRef, ParsedRecord, Tombstone
+from spiders.base import DEFERRED, FEED_PRIORITY, ApiSpider, Outcome, PayloadError, exchange_of, instant
 from spiders.platform import NativeRule, Platform
 
 PLATFORM = "youtube"
@@ -76,6 +84,9 @@ QUOTA_COST: Mapping[str, int] = MappingProxyType({
     "channels": 1, "playlistItems": 1, "videos": 1, "commentThreads": 1, "comments": 1,
     "search": 100, "captions": 50,
 })
+CAPTION_DOWNLOAD_COST = 200  # captions.download (`GET captions/<id>`), per the brief's quota figure
+CAPTION_MIME = "text/vtt"
+CAPTIONS_NEED_OAUTH = "skipped: captions need OAuth (an OAuth token of the channel owner; an API key gets HTTP 403)"
 DAILY_QUOTA = 10_000  # the default daily allocation of an API project
 QUOTA_REASONS = frozenset({"quotaExceeded", "dailyLimitExceeded"})
 TOKEN_REASONS = frozenset({"authError", "keyInvalid", "keyExpired", "forbidden", "accessNotConfigured",
@@ -134,8 +145,13 @@ NATIVE = NestedNativeRule(volatile=VOLATILE, iter_raw_objects=iter_raw_objects, 
 
 
 def quota_cost(url: str) -> int:
-    """Quota units a Data API call costs, from its method (the last path segment); unknown: 1."""
-    return QUOTA_COST.get(urlsplit(url).path.rstrip("/").rsplit("/", 1)[-1], 1)
+    """Quota units a Data API call costs, from its method (the last path segment); unknown: 1.
+
+    captions.download is `captions/<id>`: its last segment is the track id, the one before `captions`."""
+    segments = urlsplit(url).path.rstrip("/").split("/")
+    if len(segments) >= 2 and segments[-2] == "captions":
+        return CAPTION_DOWNLOAD_COST
+    return QUOTA_COST.get(segments[-1], 1)
 
 
 def api_errors(payload: Any) -> tuple[int | None, str, tuple[str, ...]]:
@@ -296,6 +312,26 @@ def parse_comment(obj: Any, channel_id: str, where: str, *, video_id: str | None
     )
 
 
+def has_captions(record: ParsedRecord) -> bool:
+    """A video whose `contentDetails.caption` says "true" (the API's own flag: a track exists)."""
+    details = record.native.get("contentDetails")
+    return isinstance(details, dict) and details.get("caption") == "true"
+
+
+def caption_tracks(payload: Any, video_id: str) -> list[str]:
+    """captions.list → the ids of the video's tracks (a `youtube#caption` of another video is an error)."""
+    tracks = []
+    for index, item in enumerate(_items(payload)):
+        where = f"items[{index}]"
+        item = _dict(item, where)
+        _kind(item, "youtube#caption", where)
+        snippet = item.get("snippet")
+        if isinstance(snippet, dict) and snippet.get("videoId") not in (None, video_id):
+            raise PayloadError(f"{where}.snippet.videoId: expected {video_id!r}, got {snippet.get('videoId')!r}")
+        tracks.append(_str(item, "id", where))
+    return tracks
+
+
 def parse_videos(payload: Any, channel_id: str) -> list[ParsedRecord]:
     """videos.list → one post per video."""
     return [parse_video(item, channel_id, f"items[{index}]") for index, item in enumerate(_items(payload))]
@@ -397,10 +433,60 @@ class YouTubeSpider(ApiSpider):
 
     def on_videos(self, payload: Any, ctx: dict[str, Any]) -> Outcome:
         records = parse_videos(payload, self.account)
-        requests = [self.threads_request(r.native_id) for r in records if r.native_id not in self.skip_threads]
+        requests: list[Request] = []
+        if "tracks" in ctx:  # the second look at one captioned video: its tracks are its media too
+            refs = tuple(MediaRef(url=self.caption_url(track), mime=CAPTION_MIME) for track in ctx["tracks"])
+            records = [replace(r, media=r.media + refs) for r in records]
+        else:
+            held = [r for r in records if has_captions(r)]
+            requests += [self.captions_request(r.native_id) for r in held]
+            records = [r for r in records if not has_captions(r)]
+        requests += [self.threads_request(r.native_id) for r in records if r.native_id not in self.skip_threads]
         return Outcome(records=records, requests=requests)
 
+    # -- captions: list a captioned video's tracks, then take its record again naming them ------
+
+    def caption_url(self, track: str) -> str:
+        return f"{self.base_url}/captions/{track}?{urlencode({'tfmt': 'vtt'})}"
+
+    def captions_request(self, video_id: str) -> Request:
+        url = self._url("captions", {"part": "snippet", "videoId": video_id})
+        return self.api_request(url, self.on_captions, {"feed": True, "captions_for": video_id},
+                                priority=FEED_PRIORITY)
+
+    def on_captions(self, payload: Any, ctx: dict[str, Any]) -> Outcome:
+        video_id = ctx["captions_for"]
+        return Outcome(requests=[self.video_again(video_id, caption_tracks(payload, video_id))])
+
+    def video_again(self, video_id: str, tracks: list[str]) -> Request:
+        """videos.list of one held-back video; its record names `tracks` as media."""
+        url = self._url("videos", {"part": "snippet,status,contentDetails", "id": video_id})
+        return self.api_request(url, self.on_videos, {"feed": True, "videos": [video_id], "tracks": tracks},
+                                priority=FEED_PRIORITY)
+
+    def _media_request(self, ref: MediaRef) -> Request:
+        request = super()._media_request(ref)
+        headers = auth_headers(self.source.token()) if ref.url.startswith(self.base_url + "/") else None
+        return request.replace(headers=headers) if headers else request  # captions.download is an API call
+
+    def _on_media(self, response: Response, ref: MediaRef) -> Iterator[Capture]:
+        if response.status == 403 and ref.mime == CAPTION_MIME and ref.url.startswith(self.base_url + "/"):
+            # The API's answer to a caller who may not download the track (an API key): not a failure.
+            yield Capture(source=self.source.name, exchange=exchange_of(response),
+                          media_problems=((ref.url, CAPTIONS_NEED_OAUTH),))
+            return
+        yield from super()._on_media(response, ref)
+
+    def _on_failure(self, failure: Failure) -> Iterator[Any]:
+        yield from super()._on_failure(failure)
+        request = failure.request  # type: ignore[attr-defined]
+        ctx = request.cb_kwargs.get("ctx") or {}
+        if "captions_for" in ctx and not request.meta.get(DEFERRED):
+            yield self.video_again(ctx["captions_for"], [])  # the record without its tracks, not lost
+
     def salvage(self, payload: Any, ctx: dict[str, Any]) -> list[Request]:
+        if "captions_for" in ctx:  # an unreadable track list: the record, without tracks, is not lost
+            return [self.video_again(ctx["captions_for"], [])]
         page = next_page(payload)
         if "playlist" in ctx:
             if page and page != ctx.get("page"):
@@ -497,6 +583,12 @@ class YouTubeSpider(ApiSpider):
         return Outcome(records=found)
 
     def http_error(self, status: int, payload: Any, ctx: dict[str, Any]) -> Outcome:
+        outcome = self._http_error(status, payload, ctx)
+        if "captions_for" in ctx and not quota_exceeded(payload):
+            outcome.requests.append(self.video_again(ctx["captions_for"], []))  # the record, without tracks
+        return outcome
+
+    def _http_error(self, status: int, payload: Any, ctx: dict[str, Any]) -> Outcome:
         code, message, reasons = api_errors(payload)
         if "commentsDisabled" in reasons and "thread_page" in ctx:
             # The platform's own statement that the video has no comments to read: nothing to record.

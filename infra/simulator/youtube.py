@@ -1,7 +1,7 @@
 """YouTube profile: Data API v3 `list` methods over a `World`, in the shapes `docs/platform-api.md` pins.
 
 Routes under `/youtube/v3/<method>` (the real API is `https://www.googleapis.com/youtube/v3/<method>`):
-`channels`, `playlistItems`, `videos`, `commentThreads`, `comments`. Every call needs the server's
+`channels`, `playlistItems`, `videos`, `commentThreads`, `comments`, `captions`, `captions/<id>`. Every call needs the server's
 token, as an API key (`key=` or `X-goog-api-key`) or an OAuth access token (`Authorization: Bearer`);
 otherwise Google's JSON error (400 `API_KEY_INVALID`, 401 `authError`, 403 missing key).
 
@@ -12,7 +12,11 @@ channel ids `UC` + 22, top-level comment ids `Ug…4AaABAg`, reply ids `<parent>
 A deleted video or comment is absent from `items` (and a thread or reply list of a deleted video or
 comment is a 404 `videoNotFound` / `commentNotFound`). Comments cannot be hidden through the API.
 
-Each video has one thumbnail (served at `/media/yt-<video>-0.png`). `likeCount` inside comment
+Each video has one thumbnail (served at `/media/yt-<video>-0.png`). About two videos in three have a
+caption track (`contentDetails.caption` says "true"): `captions?part=snippet&videoId=` lists it as a
+`youtube#caption` resource and `captions/<id>?tfmt=vtt` downloads it as WebVTT; the download needs an
+OAuth token of the channel owner, so an API key gets Google's 403 `forbidden` (as the real API answers
+a caller who cannot edit the video). `likeCount` inside comment
 snippets and the `statistics` counters grow with every world step, as real counters do. Page tokens
 are opaque base64 of the last item's sort key, so pages stay stable while the world changes.
 Rate limit: HTTP 429 `rateLimitExceeded` (`RESOURCE_EXHAUSTED`), as the per-minute quota answers.
@@ -167,7 +171,7 @@ def video_resource(world: World, node: Node, parts: set[str], base_url: str) -> 
     if "contentDetails" in parts:
         seconds = 30 + ids.digest_int("yt-duration", world.seed, node.idx) % 600
         obj["contentDetails"] = {"duration": f"PT{seconds // 60}M{seconds % 60}S", "dimension": "2d",
-                                 "definition": "hd", "caption": "false", "licensedContent": False,
+                                 "definition": "hd", "caption": "true" if has_caption(world, node) else "false", "licensedContent": False,
                                  "contentRating": {}, "projection": "rectangular"}
     if "status" in parts:
         obj["status"] = {"uploadStatus": "processed", "privacyStatus": "public", "license": "youtube",
@@ -346,6 +350,55 @@ def comments(world: World, params: Mapping[str, str], parts: set[str]) -> Reply:
                             "pageInfo": {"totalResults": len(found), "resultsPerPage": len(found)}})
 
 
+CAPTION_ID_PREFIX = "AUieDa"  # real caption track ids start so; the video id ends the simulator's
+
+
+def has_caption(world: World, node: Node) -> bool:
+    """Whether a video has a caption track (two in three, fixed per video)."""
+    return ids.digest_int("yt-caption", world.seed, node.idx) % 3 != 0
+
+
+def caption_id(world: World, node: Node) -> str:
+    return CAPTION_ID_PREFIX + _b64(_digest(9, "yt-caption-id", world.seed, node.idx)) + node.native_id
+
+
+def caption_resource(world: World, node: Node) -> dict[str, Any]:
+    """A `youtube#caption` resource (developers.google.com/youtube/v3/docs/captions#resource)."""
+    return {"kind": "youtube#caption", "etag": etag("caption", node.idx), "id": caption_id(world, node),
+            "snippet": {"videoId": node.native_id, "lastUpdated": ids.rfc3339(node.created_ms),
+                        "trackKind": "standard", "language": "en", "name": "English", "audioTrackType": "unknown",
+                        "isCC": False, "isLarge": False, "isEasyReader": False, "isDraft": False,
+                        "isAutoSynced": False, "status": "serving"}}
+
+
+def captions_list(world: World, params: Mapping[str, str]) -> Reply:
+    """captions.list?part=snippet&videoId=: the video's tracks (404 `videoNotFound` for a gone video)."""
+    video = _live(world, params.get("videoId") or "")
+    if video is None or video.parent is not None:
+        return google_error(404, "The video identified by the <code>videoId</code> parameter could not be found.",
+                            "videoNotFound", "youtube.video", location=("videoId", "parameter"))
+    items = [caption_resource(world, video)] if has_caption(world, video) else []
+    return json_reply(200, {"kind": "youtube#captionListResponse", "etag": etag("captions", video.idx, world.step),
+                            "items": items})
+
+
+def captions_download(world: World, track: str, route: Route) -> Reply:
+    """captions.download (`GET captions/<id>?tfmt=vtt`): WebVTT for the channel owner's OAuth token only."""
+    if _header(route.headers, "Authorization") is None:
+        return google_error(403, "The permissions associated with the request are not sufficient to download the "
+                            "caption track. The request might not be properly authorized, or the video order might "
+                            "not have enabled third-party contributions for this caption.", "forbidden",
+                            "youtube.caption")
+    video = _live(world, track[-11:]) if track.startswith(CAPTION_ID_PREFIX) else None
+    if video is None or video.parent is not None or not has_caption(world, video) \
+            or caption_id(world, video) != track:
+        return google_error(404, "The caption track identified by the <code>id</code> parameter could not be "
+                            "found.", "captionNotFound", "youtube.caption", location=("id", "parameter"))
+    first = world.text_of(video).split("\n", 1)[0][:80]
+    body = f"WEBVTT\n\n00:00:00.000 --> 00:00:04.000\n{first}\n".encode()
+    return Reply(200, body, content_type="text/vtt; charset=utf-8")
+
+
 def _header(headers: Mapping[str, str], name: str) -> str | None:
     """A header by name whatever its case (the server's headers are case-insensitive, a dict is not)."""
     wanted = name.lower()
@@ -370,10 +423,12 @@ def handle(world: World, route: Route) -> Reply:
     problem = token_problem(route)
     if problem is not None:
         return problem
+    if len(route.parts) == 3 and route.parts[:2] == ["v3", "captions"]:
+        return captions_download(world, route.parts[2], route)
     if len(route.parts) != 2 or route.parts[0] != "v3":
         return google_error(404, f"Not Found: {route.path}", "notFound")
     method, parts = route.parts[1], _parts(route.params)
-    if method in ("channels", "playlistItems", "videos", "commentThreads", "comments") and not parts:
+    if method in ("channels", "playlistItems", "videos", "commentThreads", "comments", "captions") and not parts:
         return bad_parameter("Required parameter: part", "required", "part")
     if method == "channels":
         return channels(world, route.params, parts)
@@ -385,6 +440,8 @@ def handle(world: World, route: Route) -> Reply:
         return comment_threads(world, route.params, parts)
     if method == "comments":
         return comments(world, route.params, parts)
+    if method == "captions":
+        return captions_list(world, route.params)
     return google_error(404, f"Method not found: {method}", "notFound")
 
 
