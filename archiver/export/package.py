@@ -25,12 +25,14 @@ The ZIP is written beside `out` and renamed into place only when complete.
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import json
 import mimetypes
 import os
 import tempfile
 import zipfile
+import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -113,7 +115,7 @@ def export_package(catalog: Catalog, store: ObjectStore, out: Path, record_ids: 
         built.write("ledger/checkpoint", checkpoint.encode())
         built.write("ledger/key", key.strip().encode() + b"\n")
         shown = [_add_record(built, store, reader, checkpoint, size, doc, redactions) for doc in docs]
-        warc_files = _write_warcs(built, store)
+        warc_files = _write_warcs(built, store, redactions.named)
         built.write("proofs.json", _json({"checkpoint": "ledger/checkpoint", "key": "ledger/key",
                                           "origin": peek_checkpoint(checkpoint).origin, "size": size,
                                           "proofs": built.proofs, "unproven": built.unproven}))
@@ -229,21 +231,45 @@ def _warc_name(key: str) -> str:
     return "warc/" + inner.replace("/", "__")
 
 
-def _write_warcs(built: _Built, store: ObjectStore) -> int:
+def _write_warcs(built: _Built, store: ObjectStore, named: Sequence[tuple[bytes, str, str]] = ()) -> int:
     """Each stored WARC file's needed exchanges, in their original order, as one smaller WARC file.
 
     An exchange is a run of whole gzip members (response, request), so the concatenation is a valid
-    `.warc.gz`; the members are byte for byte the stored ones (their digests still hold)."""
+    `.warc.gz`; the members are byte for byte the stored ones (their digests still hold). An exchange
+    whose bytes name a redacted record (`named`) is withheld and listed, whichever record brought it."""
+    written = 0
     for key, ranges in sorted(built.members.items()):
+        kept = []
+        for offset, length in sorted(ranges):
+            data = store.get_range(key, offset, length)
+            if len(data) != length:
+                raise SunshineError(f"capture {key}#{offset}: wanted {length} bytes, the store returned {len(data)}")
+            found = _names_redacted(data, named)
+            if found is not None:
+                built.withheld.append({"what": "warc", "record_id": found[1], "capture": f"{key}#{offset}",
+                                       "basis": found[2]})
+                continue
+            kept.append(data)
+        if not kept:
+            continue
         path = built.root / _warc_name(key)
         path.parent.mkdir(parents=True, exist_ok=True)
         with path.open("wb") as out:
-            for offset, length in sorted(ranges):
-                data = store.get_range(key, offset, length)
-                if len(data) != length:
-                    raise SunshineError(f"capture {key}#{offset}: wanted {length} bytes, the store returned {len(data)}")
+            for data in kept:
                 out.write(data)
-    return len(built.members)
+        written += 1
+    return written
+
+
+def _names_redacted(member: bytes, named: Sequence[tuple[bytes, str, str]]) -> tuple[bytes, str, str] | None:
+    """The first redacted record an exchange's (decompressed) bytes name, or None."""
+    if not named:
+        return None
+    try:
+        data = gzip.decompress(member)
+    except (OSError, EOFError, zlib.error):
+        data = member  # not gzip: search the bytes as stored
+    return next((item for item in named if item[0] in data), None)
 
 
 def _zip(bag_dir: Path, target: Path) -> None:

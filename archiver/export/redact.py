@@ -27,6 +27,10 @@ class RedactionView:
     show: Callable[[RecordDoc], RecordDoc] = field(default=lambda doc: doc)
     log: tuple[dict[str, Any], ...] = ()
     changes: tuple[dict[str, Any], ...] = ()
+    # (native id, record id, bases) of every redacted record: an exchange whose bytes name one is
+    # withheld however it reached the package (a record also travels in pages it was not parsed from:
+    # a feed page, a parent's inline replies), so redacted text never leaves in another capture.
+    named: tuple[tuple[bytes, str, str], ...] = ()
 
 
 NO_REDACTIONS = RedactionView()
@@ -45,4 +49,8 @@ def package_redactions(catalog: Catalog, record_ids: Iterable[str] | None = None
     log = tuple({name: getattr(item, name) for name in PUBLIC_FIELDS}
                 for record_id, items in sorted(active.items()) if ids is None or record_id in ids for item in items)
     changes = tuple(redaction_log(catalog, sorted(ids) if ids is not None else None))
-    return RedactionView(show, log, changes)
+    named = tuple((row["native_id"].encode(), row["record_id"],
+                   "; ".join(sorted({item.basis for item in active[row["record_id"]]})))
+                  for row in catalog.record_rows([record_id for record_id, items in active.items() if items])
+                  if row["native_id"])
+    return RedactionView(show, log, changes, named)

@@ -44,11 +44,21 @@ def sunshine(*args: str, timeout: int = 300) -> subprocess.CompletedProcess:
 
 
 def make_demo(root: Path) -> Path:
-    """A demo archive with edits, hides and deletions (seed 3: 68 records over three rounds)."""
-    data = root / "demo"
-    result = sunshine("demo", "--data", str(data), "--scale", "60", "--steps", "3", "--seed", "3", timeout=600)
-    assert result.returncode == 0, result.stdout + result.stderr
-    return data
+    """A small demo archive with edits, hides and deletions (68-ish records over three rounds).
+
+    Which seed of the simulated department shows all three in three rounds depends on the platforms
+    in it, so the first seed that does is taken rather than one pinned by luck.
+    """
+    for seed in range(3, 13):
+        data = root / f"demo-{seed}"
+        result = sunshine("demo", "--data", str(data), "--scale", "60", "--steps", "3", "--seed", str(seed),
+                          timeout=600)
+        assert result.returncode == 0, result.stdout + result.stderr
+        with Catalog(data / "catalog.sqlite") as catalog:
+            statuses = {row[0] for row in catalog.db.execute("SELECT DISTINCT status FROM versions")}
+            if {"edited", "hidden", "deleted"} <= statuses:
+                return data
+    pytest.fail("no seed from 3 to 12 gave a demo with edits, hides and deletions in three rounds")
 
 
 @pytest.fixture(scope="module")
