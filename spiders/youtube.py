@@ -438,9 +438,13 @@ class YouTubeSpider(ApiSpider):
             refs = tuple(MediaRef(url=self.caption_url(track), mime=CAPTION_MIME) for track in ctx["tracks"])
             records = [replace(r, media=r.media + refs) for r in records]
         else:
-            held = [r for r in records if has_captions(r)]
-            requests += [self.captions_request(r.native_id) for r in held]
-            records = [r for r in records if not has_captions(r)]
+            # Tracks are looked up when a video is first archived (captions.list costs 50 quota
+            # units and the download 200): a video the last complete walk saw (older than the plan)
+            # or a known one being re-swept takes its record as it comes.
+            held = {r.native_id for r in records if has_captions(r) and r.native_id not in self.known
+                    and not self.older_than_plan(r.created_at)}
+            requests += [self.captions_request(video_id) for video_id in sorted(held)]
+            records = [r for r in records if r.native_id not in held]
         requests += [self.threads_request(r.native_id) for r in records if r.native_id not in self.skip_threads]
         return Outcome(records=records, requests=requests)
 
