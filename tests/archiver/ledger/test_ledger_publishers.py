@@ -63,7 +63,7 @@ def worker(root: Path, name: str, rounds: int) -> None:
     from archiver.ledger_events import log_event
     from archiver.publish import LedgerPublisher
 
-    config = load_config(write_config(root))
+    config = load_config(root / "sunshine.toml")  # written once by the test: rewriting it here raced
     catalog = Catalog(config.catalog_path)
     store = JournallingStore(root / "store", root / JOURNAL)
     publisher = LedgerPublisher(catalog, store, config)
